@@ -1,0 +1,95 @@
+# ML Workbench: every set-up step lives here, so a fresh machine needs only `make demo` or
+# `make test`. Stamps under build/ make repeated runs cheap; nothing outside the repo is cached.
+
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+PYTHON ?= python3
+VENV := .venv
+VPY := $(VENV)/bin/python
+STAMP := build/stamps
+VSIX := dist/ml-workbench.vsix
+# pip constraints for the project's own test/demo environment only (keeps the CPU torch wheel
+# that lies on this kind of machine); users' installs are not pinned by it.
+CONSTRAINTS := constraints/test.txt
+PY_SOURCES := $(shell find python_backend server -name '*.py' -not -path '*/__pycache__/*')
+TS_SOURCES := $(shell find extension/src -name '*.ts')
+
+.PHONY: help demo test venv node build vsix bundle protocol lint test-python test-ts test-e2e \
+        e2e-deps bench clean
+
+help:
+	@echo "make demo   install everything and open the demo workspace in VS Code (code-server)"
+	@echo "make test   install what tests need and run every suite"
+	@echo "make vsix   build dist/ml-workbench.vsix (install it into desktop VS Code)"
+	@echo "make bench  print the start-up benchmark figures"
+
+# --- Python ------------------------------------------------------------------------------
+venv: $(STAMP)/venv
+$(STAMP)/venv: pyproject.toml $(CONSTRAINTS)
+	@mkdir -p $(STAMP)
+	test -x $(VPY) || $(PYTHON) -m venv $(VENV)
+	$(VPY) -m pip install --quiet --upgrade pip
+	$(VPY) -m pip install --quiet -c $(CONSTRAINTS) -e '.[test]'
+	touch $@
+
+# --- TypeScript --------------------------------------------------------------------------
+node: $(STAMP)/node
+$(STAMP)/node: package.json package-lock.json
+	@mkdir -p $(STAMP)
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+protocol: $(STAMP)/venv
+	$(VPY) scripts/gen_protocol.py
+
+build: dist/extension.js
+dist/extension.js: $(STAMP)/node $(TS_SOURCES) esbuild.mjs
+	$(VPY) scripts/gen_protocol.py --check
+	node esbuild.mjs
+
+# The server's pure-Python dependencies and our own wheel travel inside the .vsix, so the
+# server starts with any Python >= 3.10 the user picks, before anything is installed there.
+# Byte-code is compiled here and shipped: without it every start recompiles lsprotocol (~0.2 s).
+bundle: $(STAMP)/bundle
+$(STAMP)/bundle: $(STAMP)/venv pyproject.toml $(PY_SOURCES)
+	rm -rf extension/bundled/libs extension/bundled/wheels
+	mkdir -p extension/bundled/wheels
+	$(VPY) -m pip wheel --quiet --no-deps -w extension/bundled/wheels .
+	$(VPY) -m pip install --quiet --target extension/bundled/libs \
+	    --only-binary=:all: --python-version 3.10 --implementation py \
+	    extension/bundled/wheels/mlworkbench-*.whl
+	touch $@
+
+vsix: $(VSIX)
+$(VSIX): dist/extension.js $(STAMP)/bundle package.json README.md
+	npx vsce package --no-dependencies --allow-missing-repository -o $(VSIX)
+
+# --- Checks ------------------------------------------------------------------------------
+lint: $(STAMP)/venv $(STAMP)/node
+	$(VENV)/bin/ruff check python_backend server tests bench scripts demo
+	$(VENV)/bin/ruff format --check python_backend server tests bench scripts
+	$(VENV)/bin/mypy
+	$(VPY) scripts/gen_protocol.py --check
+	npx tsc -p . --noEmit
+	npx eslint extension
+
+test-python: $(STAMP)/venv
+	$(VENV)/bin/pytest -q
+
+test-ts: $(STAMP)/node
+	rm -rf out
+	npx tsc -p tsconfig.test.json
+	node --test out/test/*.test.js
+
+-include tests/e2e/e2e.mk
+
+test: lint test-python test-ts test-e2e
+
+bench: $(STAMP)/venv
+	$(VPY) bench/startup.py
+
+demo: $(VSIX) e2e-deps
+	$(VPY) scripts/demo.py
+
+clean:
+	rm -rf build dist out extension/bundled

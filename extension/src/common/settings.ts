@@ -1,0 +1,26 @@
+// Typed access to the extension's settings; the names match package.json's contributes.
+import * as vscode from "vscode";
+
+export interface WorkbenchSettings {
+  /** Interpreter path from settings; "" when unset. Ignored from workspace in Restricted Mode. */
+  python: string;
+  serverExtraEnv: Record<string, string>;
+  setupExtras: string[];
+}
+
+export function readSettings(scope?: vscode.ConfigurationScope): WorkbenchSettings {
+  const config = vscode.workspace.getConfiguration("mlWorkbench", scope);
+  return {
+    python: config.get<string>("python", "").trim(),
+    serverExtraEnv: config.get<Record<string, string>>("server.extraEnv", {}),
+    setupExtras: config.get<string[]>("setup.extras", ["tracking", "sklearn"]),
+  };
+}
+
+export function affectsServer(event: vscode.ConfigurationChangeEvent): boolean {
+  return (
+    event.affectsConfiguration("mlWorkbench.python") ||
+    event.affectsConfiguration("mlWorkbench.server") ||
+    event.affectsConfiguration("mlWorkbench.trace")
+  );
+}

@@ -1,0 +1,54 @@
+"""The `mlworkbench` command line: argument parsing and error reporting, nothing more.
+
+Every subcommand lives in `mlworkbench.commands`; this module only wires them up and turns
+`MlWorkbenchError` into `error: …` on stderr with exit status 2 instead of a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from mlworkbench import __version__
+from mlworkbench.commands import Subcommand, analyze, doctor
+from mlworkbench.errors import MlWorkbenchError
+
+# Listed in `mlworkbench --help` in this order.
+SUBCOMMANDS: tuple[Subcommand, ...] = (analyze.COMMAND, doctor.COMMAND)
+
+EXIT_USAGE = 2  # argparse's own status for bad arguments; user errors share it
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="mlworkbench",
+        description="ML Workbench: train, track, explain and ship models from the command line.",
+    )
+    parser.add_argument("--version", action="version", version=f"mlworkbench {__version__}")
+    subparsers = parser.add_subparsers(title="commands", metavar="COMMAND", dest="command")
+    for command in SUBCOMMANDS:
+        subparser = subparsers.add_parser(command.name, help=command.help, description=command.help)
+        command.configure(subparser)
+        subparser.set_defaults(handler=command.run)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the CLI and return its exit status (the console script passes it to sys.exit)."""
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # --help, --version and usage errors exit inside argparse
+        return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+    if args.command is None:
+        parser.print_help(sys.stderr)
+        return EXIT_USAGE
+    try:
+        status: int = args.handler(args)
+    except MlWorkbenchError as exc:
+        print(f"error: {exc.message}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        return 130
+    return status

@@ -1,0 +1,84 @@
+"""Code lenses on training scripts: Run, and a summary of frameworks and parameters.
+
+Lenses come from `ast` analysis of the editor's text alone; the user's script is never
+imported, so opening a file runs nothing (which is also what makes them safe in Restricted
+Mode).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from lsprotocol import types
+from mlworkbench.script_analysis import FRAMEWORK_LABELS, ScriptAnalysis
+
+from mlworkbench_server.protocol import COMMANDS
+
+if TYPE_CHECKING:
+    from mlworkbench_server.server import WorkbenchServer
+
+MAX_PARAMS_IN_TITLE = 5
+
+
+def summary_title(analysis: ScriptAnalysis) -> str:
+    """One line a person can read at a glance: frameworks, then parameter names."""
+    frameworks = " + ".join(FRAMEWORK_LABELS.get(f, f) for f in analysis.frameworks) or "Python"
+    names = [p.name for p in analysis.parameters]
+    if not names:
+        params = "no parameters"
+    elif len(names) <= MAX_PARAMS_IN_TITLE:
+        params = "params: " + ", ".join(names)
+    else:
+        shown = ", ".join(names[:MAX_PARAMS_IN_TITLE])
+        params = f"params: {shown} +{len(names) - MAX_PARAMS_IN_TITLE} more"
+    mlflow = " · logs to MLflow" if analysis.uses_mlflow else ""
+    return f"{frameworks} · {params}{mlflow}"
+
+
+def lenses_for(uri: str, analysis: ScriptAnalysis) -> list[types.CodeLens]:
+    """The lenses for one document; empty for files that do not look like training scripts."""
+    if analysis.syntax_error is not None:
+        problem = analysis.syntax_error
+        where = types.Range(
+            start=types.Position(line=problem.line, character=0),
+            end=types.Position(line=problem.line, character=0),
+        )
+        title = (
+            f"$(warning) ML Workbench: syntax error on line {problem.line + 1} "
+            f"({problem.message}); run actions return when the file parses"
+        )
+        return [
+            types.CodeLens(
+                range=where,
+                command=types.Command(title=title, command=COMMANDS["SHOW_SCRIPT_INFO"], arguments=[uri]),
+            )
+        ]
+    if not analysis.is_training_script:
+        return []
+    line = analysis.lens_line
+    where = types.Range(
+        start=types.Position(line=line, character=0), end=types.Position(line=line, character=0)
+    )
+    return [
+        types.CodeLens(
+            range=where,
+            command=types.Command(title="$(play) Run", command=COMMANDS["RUN_SCRIPT"], arguments=[uri]),
+        ),
+        types.CodeLens(
+            range=where,
+            command=types.Command(
+                title=summary_title(analysis), command=COMMANDS["SHOW_SCRIPT_INFO"], arguments=[uri]
+            ),
+        ),
+    ]
+
+
+def register(server: WorkbenchServer) -> None:
+    @server.feature(types.TEXT_DOCUMENT_CODE_LENS)
+    def code_lens(ls: WorkbenchServer, params: types.CodeLensParams) -> list[types.CodeLens]:
+        document = ls.workspace.get_text_document(params.text_document.uri)
+        return lenses_for(document.uri, ls.analyses.analysis_for(document))
+
+    @server.feature(types.TEXT_DOCUMENT_DID_CLOSE)
+    def did_close(ls: WorkbenchServer, params: types.DidCloseTextDocumentParams) -> None:
+        ls.analyses.forget(params.text_document.uri)

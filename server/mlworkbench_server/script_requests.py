@@ -1,0 +1,45 @@
+"""Custom requests about scripts and the server itself (`mlworkbench/analyzeScript`, …)."""
+
+from __future__ import annotations
+
+import os
+import platform
+import sys
+from typing import TYPE_CHECKING, Any
+
+from mlworkbench_server import __version__
+from mlworkbench_server.errors import to_lsp_error
+from mlworkbench_server.protocol import REQUESTS
+
+if TYPE_CHECKING:
+    from mlworkbench_server.server import WorkbenchServer
+
+
+def register(server: WorkbenchServer) -> None:
+    @server.feature(REQUESTS["ANALYZE_SCRIPT"])
+    def analyze_script(ls: WorkbenchServer, params: Any) -> dict[str, object]:
+        """Analysis of an open document (its live text) or, failing that, the file on disk."""
+        uri: str = params.uri
+        document = ls.workspace.text_documents.get(uri)
+        if document is not None:
+            return ls.analyses.analysis_for(document).to_dict()
+        from pathlib import Path
+
+        from mlworkbench.errors import MlWorkbenchError
+        from mlworkbench.script_analysis import analyze_file
+        from pygls.uris import to_fs_path
+
+        path = to_fs_path(uri)
+        try:
+            return analyze_file(Path(path or uri)).to_dict()
+        except MlWorkbenchError as error:
+            raise to_lsp_error(error) from error
+
+    @server.feature(REQUESTS["SERVER_INFO"])
+    def server_info(ls: WorkbenchServer, params: Any) -> dict[str, object]:
+        return {
+            "version": __version__,
+            "python": platform.python_version(),
+            "executable": sys.executable,
+            "pid": os.getpid(),
+        }

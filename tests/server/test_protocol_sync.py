@@ -1,0 +1,59 @@
+"""The protocol is defined once (mlworkbench_server.protocol); these fail when a side drifts."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+
+from mlworkbench_server.protocol import COMMANDS, VIEWS
+
+from .conftest import ROOT
+
+MANIFEST = json.loads((ROOT / "package.json").read_text())
+
+
+def test_generated_typescript_is_up_to_date() -> None:
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "scripts" / "gen_protocol.py"), "--check"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+
+
+def test_package_json_contributes_exactly_the_protocol_commands() -> None:
+    contributed = {c["command"] for c in MANIFEST["contributes"]["commands"]}
+    assert contributed == set(COMMANDS.values())
+
+
+def test_views_and_menus_name_only_known_ids() -> None:
+    contributes = MANIFEST["contributes"]
+    container_ids = {c["id"] for c in contributes["viewsContainers"]["activitybar"]}
+    assert container_ids == {VIEWS["CONTAINER"]}
+    view_ids = {v["id"] for views in contributes["views"].values() for v in views}
+    assert view_ids == {VIEWS["RUNS"]}
+    menu_commands = {
+        item["command"] for items in contributes["menus"].values() for item in items
+    }
+    assert menu_commands <= set(COMMANDS.values())
+    welcome_links = set(re.findall(r"command:(mlWorkbench\.\w+)", json.dumps(contributes)))
+    assert welcome_links <= set(COMMANDS.values())
+
+
+def test_extension_code_uses_protocol_constants_not_string_literals() -> None:
+    sources = [p for p in (ROOT / "extension" / "src").rglob("*.ts") if p.name != "protocol.ts"]
+    literals = re.compile(r"[\"'](mlWorkbench\.[a-zA-Z]+|mlworkbench/[a-zA-Z]+)[\"']")
+    offenders = {
+        str(p.relative_to(ROOT)): found for p in sources if (found := literals.findall(p.read_text()))
+    }
+    # Settings keys and their sections ("mlWorkbench.python", "mlWorkbench.server") are
+    # configuration, and "mlWorkbench.status" is the status bar item's id: not protocol names.
+    settings = set(MANIFEST["contributes"]["configuration"]["properties"])
+    allowed = settings | {key.rsplit(".", 1)[0] for key in settings} | {"mlWorkbench.status"}
+    offenders = {
+        path: [name for name in names if name not in allowed] for path, names in offenders.items()
+    }
+    assert {path: names for path, names in offenders.items() if names} == {}
