@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from lsp_wire import WireClient  # noqa: E402
+from lsp_wire import WireClient
 
 ROOT = Path(__file__).resolve().parent.parent
 OURS = [sys.executable, str(ROOT / "extension" / "tool" / "launch_server.py")]
@@ -103,11 +103,21 @@ def main() -> int:
     parse_s = time_ast_parse(source, args.repeat)
 
     rows = [
-        ("initialize round trip (s)", statistics.median(ours_init), statistics.median(peer_init),
-         "minimal pygls 2 server", 1.25),
+        (
+            "initialize round trip (s)",
+            statistics.median(ours_init),
+            statistics.median(peer_init),
+            "minimal pygls 2 server",
+            1.25,
+        ),
         ("code lenses, 5,000-line script (s)", lens_s, parse_s, "ast.parse of the file", 2.0),
-        ("idle RSS (MiB)", statistics.median(ours_rss) / 1024, statistics.median(peer_rss) / 1024,
-         "minimal pygls 2 server", 1.3),
+        (
+            "idle RSS (MiB)",
+            statistics.median(ours_rss) / 1024,
+            statistics.median(peer_rss) / 1024,
+            "minimal pygls 2 server",
+            1.3,
+        ),
     ]
     print(f"python {sys.version.split()[0]}, {args.repeat} samples each, medians")
     print(f"{'figure':36} {'ours':>9} {'peer':>9} {'ratio':>7} {'goal':>6}  peer")

@@ -23,6 +23,8 @@ export const ErrorCodes = {
   SCRIPT_NOT_FOUND: 1001,
   SCRIPT_NOT_DECODABLE: 1002,
   SCRIPT_SYNTAX_ERROR: 1003,
+  SCRIPT_NOT_READABLE: 1004,
+  UNKNOWN_EXTRA: 1005,
 } as const;
 
 export const Views = {

@@ -7,6 +7,7 @@ Every subcommand lives in `mlworkbench.commands`; this module only wires them up
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 
@@ -46,9 +47,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_USAGE
     try:
         status: int = args.handler(args)
+        sys.stdout.flush()  # so a closed pipe shows up here, not at interpreter exit
     except MlWorkbenchError as exc:
         print(f"error: {exc.message}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:
+        # The reader went away (`mlworkbench doctor --json | head`): not worth a traceback.
+        # Point stdout at devnull so the interpreter's final flush does not fail again.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
     return status

@@ -7,8 +7,8 @@ parses (`ast`) and never imports or runs the script, and it looks at each node o
 from __future__ import annotations
 
 import ast
-from dataclasses import asdict, dataclass
 from collections.abc import Callable
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, TypeAlias
 

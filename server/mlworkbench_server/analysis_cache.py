@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import threading
 
-from mlworkbench.script_analysis import ScriptAnalysis, analyze_source
 from pygls.workspace import TextDocument
+
+from mlworkbench.script_analysis import ScriptAnalysis, analyze_source
 
 
 class AnalysisCache:

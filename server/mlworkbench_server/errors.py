@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from mlworkbench.errors import MlWorkbenchError
 from pygls.exceptions import JsonRpcException
 
+from mlworkbench.errors import MlWorkbenchError
 from mlworkbench_server.protocol import ERROR_CODES
 
 # Library error code -> protocol error code; unknown library errors keep a generic code.

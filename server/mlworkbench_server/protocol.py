@@ -35,6 +35,8 @@ ERROR_CODES: Final[dict[str, int]] = {
     "SCRIPT_NOT_FOUND": 1001,
     "SCRIPT_NOT_DECODABLE": 1002,
     "SCRIPT_SYNTAX_ERROR": 1003,
+    "SCRIPT_NOT_READABLE": 1004,
+    "UNKNOWN_EXTRA": 1005,
 }
 
 # --- views and context keys ---------------------------------------------------------------

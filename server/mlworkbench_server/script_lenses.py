@@ -10,8 +10,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from lsprotocol import types
-from mlworkbench.script_analysis import FRAMEWORK_LABELS, ScriptAnalysis
 
+from mlworkbench.script_analysis import FRAMEWORK_LABELS, ScriptAnalysis
 from mlworkbench_server.protocol import COMMANDS
 
 if TYPE_CHECKING:
@@ -50,7 +50,9 @@ def lenses_for(uri: str, analysis: ScriptAnalysis) -> list[types.CodeLens]:
         return [
             types.CodeLens(
                 range=where,
-                command=types.Command(title=title, command=COMMANDS["SHOW_SCRIPT_INFO"], arguments=[uri]),
+                command=types.Command(
+                    title=title, command=COMMANDS["SHOW_SCRIPT_INFO"], arguments=[uri]
+                ),
             )
         ]
     if not analysis.is_training_script:
@@ -62,7 +64,9 @@ def lenses_for(uri: str, analysis: ScriptAnalysis) -> list[types.CodeLens]:
     return [
         types.CodeLens(
             range=where,
-            command=types.Command(title="$(play) Run", command=COMMANDS["RUN_SCRIPT"], arguments=[uri]),
+            command=types.Command(
+                title="$(play) Run", command=COMMANDS["RUN_SCRIPT"], arguments=[uri]
+            ),
         ),
         types.CodeLens(
             range=where,

@@ -25,9 +25,10 @@ def register(server: WorkbenchServer) -> None:
             return ls.analyses.analysis_for(document).to_dict()
         from pathlib import Path
 
+        from pygls.uris import to_fs_path
+
         from mlworkbench.errors import MlWorkbenchError
         from mlworkbench.script_analysis import analyze_file
-        from pygls.uris import to_fs_path
 
         path = to_fs_path(uri)
         try:

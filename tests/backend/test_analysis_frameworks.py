@@ -5,6 +5,7 @@ from __future__ import annotations
 import textwrap
 
 import pytest
+
 from mlworkbench.script_analysis import FRAMEWORK_LABELS, analyze_source
 
 

@@ -6,6 +6,7 @@ import json
 import textwrap
 
 import pytest
+
 from mlworkbench.script_analysis import ScriptAnalysis, analyze_source
 
 
@@ -223,3 +224,60 @@ def test_to_dict_is_json_serialisable_and_complete() -> None:
         "syntax_error",
         "line_count",
     }
+
+
+def test_calls_are_found_wherever_an_expression_can_hide_them() -> None:
+    analysis = analyze(
+        """
+        import mlflow
+
+        @mlflow.trace()
+        def f(uri=mlflow.get_tracking_uri()):
+            cb = lambda: mlflow.log_param("a", 1)
+            names = [mlflow.log_metric(k, v) for k, v in items]
+            print(f"{mlflow.active_run()!r}")
+            match command:
+                case "go":
+                    mlflow.end_run()
+
+        class Runner:
+            experiment = mlflow.set_experiment("demo")
+
+        async def g():
+            async with mlflow.start_span():
+                await mlflow.flush_async_logging()
+            x = (yield mlflow.search_runs())
+        """
+    )
+    assert analysis.mlflow_calls == [
+        "mlflow.active_run",
+        "mlflow.end_run",
+        "mlflow.flush_async_logging",
+        "mlflow.get_tracking_uri",
+        "mlflow.log_metric",
+        "mlflow.log_param",
+        "mlflow.search_runs",
+        "mlflow.set_experiment",
+        "mlflow.start_span",
+        "mlflow.trace",
+    ]
+
+
+def test_deeply_nested_code_is_analysed_without_recursion_limits() -> None:
+    depth = 90  # close to the parser's own limit on nested blocks
+    lines = ["import mlflow"]
+    lines += [" " * i + f"if x{i}:" for i in range(depth)]
+    lines.append(" " * depth + "mlflow.log_metric('deep', 1)")
+    analysis = analyze_source("\n".join(lines) + "\n")
+    assert analysis.syntax_error is None
+    assert analysis.mlflow_calls == ["mlflow.log_metric"]
+
+
+def test_parameters_on_one_line_keep_their_order() -> None:
+    analysis = analyze(
+        """
+        import argparse
+        p = argparse.ArgumentParser(); p.add_argument("--a"); p.add_argument("--b")
+        """
+    )
+    assert [param.name for param in analysis.parameters] == ["a", "b"]

@@ -9,6 +9,7 @@ from importlib.metadata import version
 from pathlib import Path
 
 import pytest
+
 from mlworkbench import __version__
 from mlworkbench.cli import main
 from mlworkbench.script_analysis import analyze_file
@@ -201,3 +202,16 @@ def test_cli_analysis_imports_no_heavy_library() -> None:
     result = run(sys.executable, "-c", code)
     assert result.returncode == 0, result.stderr
     assert result.stderr.strip() == "[]"
+
+
+def test_closed_output_pipe_is_not_a_traceback() -> None:
+    process = subprocess.Popen(
+        [sys.executable, "-m", "mlworkbench", "doctor", "--json", "--extras", "all"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    assert process.stdout is not None and process.stderr is not None
+    process.stdout.close()  # the reader goes away before anything is written
+    stderr = process.stderr.read().decode()
+    assert process.wait(timeout=60) == 1
+    assert "Traceback" not in stderr

@@ -9,6 +9,7 @@ from importlib.metadata import PackageNotFoundError, distribution, version
 from pathlib import Path
 
 import pytest
+
 from mlworkbench import doctor
 from mlworkbench.doctor import (
     EXTRAS,

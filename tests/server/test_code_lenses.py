@@ -24,9 +24,7 @@ async def test_iris_script_gets_run_and_summary_lenses_on_the_main_guard(
     guard_line = path.read_text().splitlines().index('if __name__ == "__main__":')
     assert {lens.range.start.line for lens in found} == {guard_line}
     assert titles(found)[0] == "$(play) Run"
-    assert titles(found)[1] == (
-        "scikit-learn · params: n_estimators, max_depth, test_size, seed"
-    )
+    assert titles(found)[1] == ("scikit-learn · params: n_estimators, max_depth, test_size, seed")
     commands = [lens.command.command for lens in found if lens.command]
     assert commands == [COMMANDS["RUN_SCRIPT"], COMMANDS["SHOW_SCRIPT_INFO"]]
     assert [list(lens.command.arguments or []) for lens in found if lens.command] == [[uri]] * 2
@@ -47,7 +45,8 @@ async def test_mlflow_usage_and_many_parameters_are_summarised(
     source = (
         "import argparse\nimport mlflow\nimport tensorflow as tf\n"
         f"parser = argparse.ArgumentParser()\n{flags}\n"
-        "if __name__ == '__main__':\n    args = parser.parse_args()\n    mlflow.log_metric('a', 1)\n"
+        "if __name__ == '__main__':\n"
+        "    args = parser.parse_args()\n    mlflow.log_metric('a', 1)\n"
     )
     uri = open_document(client, tmp_path / "train.py", source)
     summary = titles(await lenses(client, uri))[1]

@@ -35,9 +35,7 @@ def test_views_and_menus_name_only_known_ids() -> None:
     assert container_ids == {VIEWS["CONTAINER"]}
     view_ids = {v["id"] for views in contributes["views"].values() for v in views}
     assert view_ids == {VIEWS["RUNS"]}
-    menu_commands = {
-        item["command"] for items in contributes["menus"].values() for item in items
-    }
+    menu_commands = {item["command"] for items in contributes["menus"].values() for item in items}
     assert menu_commands <= set(COMMANDS.values())
     welcome_links = set(re.findall(r"command:(mlWorkbench\.\w+)", json.dumps(contributes)))
     assert welcome_links <= set(COMMANDS.values())
@@ -47,7 +45,9 @@ def test_extension_code_uses_protocol_constants_not_string_literals() -> None:
     sources = [p for p in (ROOT / "extension" / "src").rglob("*.ts") if p.name != "protocol.ts"]
     literals = re.compile(r"[\"'](mlWorkbench\.[a-zA-Z]+|mlworkbench/[a-zA-Z]+)[\"']")
     offenders = {
-        str(p.relative_to(ROOT)): found for p in sources if (found := literals.findall(p.read_text()))
+        str(p.relative_to(ROOT)): found
+        for p in sources
+        if (found := literals.findall(p.read_text()))
     }
     # Settings keys and their sections ("mlWorkbench.python", "mlWorkbench.server") are
     # configuration, and "mlWorkbench.status" is the status bar item's id: not protocol names.

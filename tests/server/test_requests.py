@@ -50,7 +50,5 @@ async def test_non_utf8_file_is_a_structured_error(client: LanguageClient, tmp_p
     path = tmp_path / "latin.py"
     path.write_bytes("print('café')\n".encode("latin-1"))
     with pytest.raises(JsonRpcException) as raised:
-        await client.protocol.send_request_async(
-            REQUESTS["ANALYZE_SCRIPT"], {"uri": path.as_uri()}
-        )
+        await client.protocol.send_request_async(REQUESTS["ANALYZE_SCRIPT"], {"uri": path.as_uri()})
     assert raised.value.code == ERROR_CODES["SCRIPT_NOT_DECODABLE"]

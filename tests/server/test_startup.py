@@ -45,7 +45,8 @@ def test_too_old_python_gets_a_clear_message_and_exit_code() -> None:
     # interpreter reports about itself before the launcher's own check runs.
     code = (
         "import sys, runpy; sys.version_info = (3, 8, 10, 'final', 0); "
-        f"sys.argv = [{str(LAUNCHER)!r}, '--check']; runpy.run_path(sys.argv[0], run_name='__main__')"
+        f"sys.argv = [{str(LAUNCHER)!r}, '--check']; "
+        "runpy.run_path(sys.argv[0], run_name='__main__')"
     )
     result = run("-c", code)
     assert result.returncode == EXIT_CODES["PYTHON_TOO_OLD"]

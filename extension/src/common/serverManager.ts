@@ -28,6 +28,8 @@ export class ServerManager implements vscode.Disposable {
   private readonly policy = new RestartPolicy();
   private restartTimer: NodeJS.Timeout | undefined;
   private generation = 0;
+  /** The generation whose exit was already handled: a failed start reports twice. */
+  private exitHandled = -1;
   private disposed = false;
   private readonly readyEmitter = new vscode.EventEmitter<LanguageClient>();
   /** Fires each time a (re)started server is ready for requests. */
@@ -71,7 +73,11 @@ export class ServerManager implements vscode.Disposable {
     }
     const interpreter = await resolveInterpreter();
     this.interpreter = interpreter;
-    const probe = await probeInterpreter(this.context.extensionPath, interpreter.path);
+    const probe = await probeInterpreter(
+      this.context.extensionPath,
+      interpreter.path,
+      readSettings().serverExtraEnv,
+    );
     if (generation !== this.generation || this.disposed) {
       return;
     }
@@ -140,9 +146,10 @@ export class ServerManager implements vscode.Disposable {
   }
 
   private onServerExit(generation: number): void {
-    if (generation !== this.generation || this.disposed) {
+    if (generation !== this.generation || this.disposed || this.exitHandled === generation) {
       return;
     }
+    this.exitHandled = generation;
     const why = this.stderr.last() ?? "no error output";
     const decision = this.policy.onCrash(Date.now());
     if (!decision.restart) {

@@ -27,12 +27,16 @@ interface CheckOutput {
   message?: string | null;
 }
 
-export function probeInterpreter(extensionPath: string, python: string): Promise<ProbeResult> {
+export function probeInterpreter(
+  extensionPath: string,
+  python: string,
+  extraEnv: Record<string, string> = {},
+): Promise<ProbeResult> {
   return new Promise((resolve) => {
     execFile(
       python,
       [launcherPath(extensionPath), "--check"],
-      { timeout: 20_000, windowsHide: true },
+      { timeout: 20_000, windowsHide: true, env: { ...process.env, ...extraEnv } },
       (error, stdout, stderr) => {
         // execFile puts a spawn failure's errno name, or the exit status, in error.code.
         const code = (error as { code?: unknown } | null)?.code;
