@@ -12,7 +12,7 @@ VSIX := dist/ml-workbench.vsix
 # that lies on this kind of machine); users' installs are not pinned by it.
 CONSTRAINTS := constraints/test.txt
 PY_SOURCES := $(shell find python_backend server -name '*.py' -not -path '*/__pycache__/*')
-TS_SOURCES := $(shell find extension/src -name '*.ts')
+TS_SOURCES := $(shell find extension/src media -path media/dist -prune -o \( -name '*.ts' -o -name '*.css' \) -print)
 
 .PHONY: help demo test venv node build vsix bundle protocol lint test-python test-ts test-e2e \
         e2e-deps bench clean
@@ -71,7 +71,8 @@ lint: $(STAMP)/venv $(STAMP)/node
 	$(VENV)/bin/mypy
 	$(VPY) scripts/gen_protocol.py --check
 	npx tsc -p . --noEmit
-	npx eslint extension
+	npx tsc -p media --noEmit
+	npx eslint extension media
 
 test-python: $(STAMP)/venv
 	$(VENV)/bin/pytest -q

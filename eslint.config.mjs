@@ -1,11 +1,11 @@
-// Lints the extension sources with typescript-eslint's type-aware recommended rules.
+// Lints the extension and webview sources with typescript-eslint's type-aware recommended rules.
 import tseslint from "typescript-eslint";
 
 export default tseslint.config(
-  { ignores: ["dist/**", "out/**", "node_modules/**", "tests/**", "extension/bundled/**"] },
+  { ignores: ["dist/**", "out/**", "node_modules/**", "tests/**", "extension/bundled/**", "media/dist/**"] },
   ...tseslint.configs.recommendedTypeChecked,
   {
-    files: ["extension/**/*.ts"],
+    files: ["extension/**/*.ts", "media/**/*.ts"],
     languageOptions: { parserOptions: { projectService: true, tsconfigRootDir: import.meta.dirname } },
     rules: {
       "@typescript-eslint/no-floating-promises": "error",

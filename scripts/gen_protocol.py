@@ -16,7 +16,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "server"))
 sys.path.insert(0, str(ROOT / "python_backend"))
 
-from mlworkbench import doctor, script_analysis  # noqa: E402
+from mlworkbench import doctor, run_listing, script_analysis  # noqa: E402
 from mlworkbench_server import protocol  # noqa: E402
 
 # Payloads that cross the wire, as TypeScript interfaces generated from the dataclasses.
@@ -26,6 +26,7 @@ PAYLOADS: list[type] = [
     script_analysis.ScriptAnalysis,
     doctor.PackageStatus,
     doctor.DoctorReport,
+    run_listing.RunSummary,
 ]
 
 TARGET = ROOT / "extension" / "src" / "protocol.ts"
@@ -41,7 +42,7 @@ def ts_type(hint: object) -> str:
         return "boolean"
     if hint is type(None):
         return "null"
-    if dataclasses.is_dataclass(hint):
+    if dataclasses.is_dataclass(hint) or typing.is_typeddict(hint):
         return hint.__name__  # type: ignore[union-attr]
     origin = typing.get_origin(hint)
     args = typing.get_args(hint)
@@ -67,6 +68,19 @@ def render_payload(cls: type) -> list[str]:
     return lines
 
 
+def render_envelope(cls: type) -> list[str]:
+    """A TypedDict as an interface; keys outside `__required_keys__` become optional."""
+    hints = typing.get_type_hints(cls)
+    required = cls.__required_keys__  # type: ignore[attr-defined]
+    lines = [f"export interface {cls.__name__} {{"]
+    for name, hint in hints.items():
+        mark = "" if name in required else "?"
+        lines.append(f"  {name}{mark}: {ts_type(hint)};")
+    lines.append("}")
+    lines.append("")
+    return lines
+
+
 def render() -> str:
     """Render the TypeScript module: one `as const` object per group, in definition order."""
     groups = {
@@ -75,6 +89,9 @@ def render() -> str:
         "Notifications": protocol.NOTIFICATIONS,
         "ErrorCodes": protocol.ERROR_CODES,
         "Views": protocol.VIEWS,
+        "ContextKeys": protocol.CONTEXT_KEYS,
+        "StatusItems": protocol.STATUS_ITEMS,
+        "Webviews": protocol.WEBVIEWS,
         "ExitCodes": protocol.EXIT_CODES,
     }
     lines = [
@@ -98,6 +115,8 @@ def render() -> str:
     lines.append("")
     for cls in PAYLOADS:
         lines.extend(render_payload(cls))
+    for cls in protocol.ENVELOPES:
+        lines.extend(render_envelope(cls))
     return "\n".join(lines)
 
 

@@ -6,31 +6,69 @@ import { ServerManager } from "./common/serverManager";
 import { affectsServer } from "./common/settings";
 import { ServerStatusBar } from "./common/statusBar";
 import { Commands, Views } from "./protocol";
+import { RunController } from "./runs/runController";
+import { debugScript } from "./runs/debugRun";
+import { RunEvents } from "./runs/runEvents";
+import { RunningStatusBar, showRunning } from "./runs/runningStatusBar";
 import { RunsTreeProvider } from "./runs/runsTree";
-import { openTrainingScript, runScript, showScriptInfo } from "./scripts/scriptCommands";
+import { openTrainingScript, runScript, runScriptWith, showScriptInfo, targetUri } from "./scripts/scriptCommands";
 import { setupEnvironment } from "./setup/setupEnvironment";
 
 let servers: ServerManager | undefined;
 
-export async function activate(context: vscode.ExtensionContext): Promise<void> {
+export function activate(context: vscode.ExtensionContext): void {
   const log = createLog();
   const status = new ServerStatusBar();
-  servers = new ServerManager(context, status, log);
-  const runs = new RunsTreeProvider();
-  const manager = servers;
+  const manager = new ServerManager(context, status, log);
+  servers = manager;
+  const events = new RunEvents();
+  const runs = new RunController(context.extensionUri, manager, events);
+  const tree = new RunsTreeProvider(manager);
+  const storeWatcher = vscode.workspace.createFileSystemWatcher("**/mlflow.db");
+  let clientSubscriptions: vscode.Disposable[] = [];
 
   context.subscriptions.push(
     log,
     status,
+    events,
     runs,
-    vscode.window.registerTreeDataProvider(Views.RUNS, runs),
+    tree,
+    storeWatcher,
+    new RunningStatusBar(runs),
+    (tree.view = vscode.window.createTreeView(Views.RUNS, { treeDataProvider: tree, showCollapseAll: true })),
+    manager.onReady((client) => {
+      disposeAll(clientSubscriptions);
+      clientSubscriptions = events.attach(client);
+      tree.refresh();
+    }),
+    events.onStatus(() => tree.refreshSoon(200)),
+    runs.onDidChangeActive(() => tree.refreshSoon(200)),
+    storeWatcher.onDidChange(() => tree.refreshSoon()),
+    storeWatcher.onDidCreate(() => tree.refreshSoon()),
+    { dispose: () => disposeAll(clientSubscriptions) },
     vscode.commands.registerCommand(Commands.RESTART_SERVER, () => manager.restart("ML Workbench: Restart Server")),
     vscode.commands.registerCommand(Commands.SHOW_LOG, showLog),
     vscode.commands.registerCommand(Commands.SETUP_ENVIRONMENT, () => setupEnvironment(context, manager)),
-    vscode.commands.registerCommand(Commands.RUN_SCRIPT, runScript),
+    vscode.commands.registerCommand(Commands.RUN_SCRIPT, (uri: unknown) => runScript(runs, uri)),
+    vscode.commands.registerCommand(Commands.RUN_SCRIPT_WITH, (uri: unknown) => runScriptWith(context, manager, runs, uri)),
+    vscode.commands.registerCommand(Commands.DEBUG_SCRIPT, (uri: unknown) => debugScript(manager, targetUri(uri))),
+    vscode.commands.registerCommand(Commands.CANCEL_RUN, (item: unknown) => cancelFromAnywhere(runs, item)),
+    vscode.commands.registerCommand(Commands.SHOW_RUNNING, () => showRunning(runs)),
+    vscode.commands.registerCommand(Commands.SHOW_LIVE_METRICS, async (item: unknown) => {
+      const runId = (item as { run?: { run_id?: string } } | undefined)?.run?.run_id;
+      if (!runId || !runs.showLiveMetrics(runId)) {
+        await showRunning(runs);
+      }
+    }),
     vscode.commands.registerCommand(Commands.SHOW_SCRIPT_INFO, (uri: unknown) => showScriptInfo(manager, uri)),
     vscode.commands.registerCommand(Commands.OPEN_TRAINING_SCRIPT, openTrainingScript),
-    vscode.commands.registerCommand(Commands.REFRESH_RUNS, () => runs.refresh()),
+    vscode.commands.registerCommand(Commands.REFRESH_RUNS, () => tree.refresh()),
+    vscode.commands.registerCommand(Commands.REVEAL_SCRIPT_RUNS, async (uri: unknown) => {
+      const target = targetUri(uri);
+      await vscode.commands.executeCommand(`${Views.RUNS}.focus`);
+      await tree.setScriptFilter(target?.fsPath);
+    }),
+    vscode.commands.registerCommand(Commands.CLEAR_RUNS_FILTER, () => tree.setScriptFilter(undefined)),
     vscode.workspace.onDidChangeConfiguration((event) => {
       if (affectsServer(event)) {
         void manager.restart("settings changed");
@@ -38,11 +76,28 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
     }),
     vscode.workspace.onDidGrantWorkspaceTrust(() => void manager.restart("workspace trusted")),
   );
-  const interpreterWatch = await onInterpreterChanged(() => void manager.restart("interpreter changed"));
-  if (interpreterWatch) {
-    context.subscriptions.push(interpreterWatch);
-  }
+  void onInterpreterChanged(() => void manager.restart("interpreter changed")).then((watch) => {
+    if (watch) {
+      context.subscriptions.push(watch);
+    }
+  });
   void manager.start();
+}
+
+function disposeAll(disposables: vscode.Disposable[]): void {
+  for (const d of disposables) {
+    d.dispose();
+  }
+}
+
+/** Cancel from a tree item (its run id), or pick among the running runs (palette). */
+async function cancelFromAnywhere(runs: RunController, item: unknown): Promise<void> {
+  const runId = (item as { run?: { run_id?: string } } | undefined)?.run?.run_id;
+  if (runId) {
+    await runs.cancel(runId);
+    return;
+  }
+  await showRunning(runs);
 }
 
 export async function deactivate(): Promise<void> {

@@ -9,14 +9,28 @@ export const Commands = {
   SHOW_SCRIPT_INFO: "mlWorkbench.showScriptInfo",
   OPEN_TRAINING_SCRIPT: "mlWorkbench.openTrainingScript",
   REFRESH_RUNS: "mlWorkbench.refreshRuns",
+  RUN_SCRIPT_WITH: "mlWorkbench.runScriptWith",
+  DEBUG_SCRIPT: "mlWorkbench.debugScript",
+  CANCEL_RUN: "mlWorkbench.cancelRun",
+  SHOW_LIVE_METRICS: "mlWorkbench.showLiveMetrics",
+  REVEAL_SCRIPT_RUNS: "mlWorkbench.revealScriptRuns",
+  CLEAR_RUNS_FILTER: "mlWorkbench.clearRunsFilter",
+  SHOW_RUNNING: "mlWorkbench.showRunning",
 } as const;
 
 export const Requests = {
   ANALYZE_SCRIPT: "mlworkbench/analyzeScript",
   SERVER_INFO: "mlworkbench/serverInfo",
+  START_RUN: "mlworkbench/startRun",
+  CANCEL_RUN: "mlworkbench/cancelRun",
+  LIST_RUNS: "mlworkbench/listRuns",
+  PREPARE_DEBUG_RUN: "mlworkbench/prepareDebugRun",
 } as const;
 
 export const Notifications = {
+  RUN_OUTPUT: "mlworkbench/runOutput",
+  RUN_METRICS: "mlworkbench/runMetrics",
+  RUN_STATUS: "mlworkbench/runStatus",
 } as const;
 
 export const ErrorCodes = {
@@ -25,11 +39,32 @@ export const ErrorCodes = {
   SCRIPT_SYNTAX_ERROR: 1003,
   SCRIPT_NOT_READABLE: 1004,
   UNKNOWN_EXTRA: 1005,
+  RUN_NOT_FOUND: 1010,
+  TRACKING_UNAVAILABLE: 1011,
+  TRACKING_STORE_CORRUPT: 1012,
+  TRACKING_STORE_READ_ONLY: 1013,
+  SCRIPT_OUTSIDE_WORKSPACE: 1014,
+  MISSING_PACKAGE: 1015,
+  UNTRUSTED_WORKSPACE: 1016,
+  RUN_START_FAILED: 1017,
 } as const;
 
 export const Views = {
   CONTAINER: "mlWorkbench",
   RUNS: "mlWorkbench.runs",
+} as const;
+
+export const ContextKeys = {
+  RUNS_FILTERED: "mlWorkbench.runsFiltered",
+} as const;
+
+export const StatusItems = {
+  SERVER: "mlWorkbench.status",
+  RUNNING: "mlWorkbench.running",
+} as const;
+
+export const Webviews = {
+  LIVE_METRICS: "mlWorkbench.liveMetrics",
 } as const;
 
 export const ExitCodes = {
@@ -97,4 +132,82 @@ export interface DoctorReport {
   tracking_uri_source: string;
   missing: string[];
   ok: boolean;
+}
+
+export interface RunSummary {
+  run_id: string;
+  experiment_id: string;
+  experiment_name: string;
+  run_name: string;
+  status: string;
+  start_time: number | null;
+  end_time: number | null;
+  script: string | null;
+  metrics: Record<string, number>;
+  params: Record<string, string>;
+  exit_code: number | null;
+  error_tail: string | null;
+  primary_metric: string | null;
+}
+
+export interface StartRunParams {
+  experiment?: string;
+  runName?: string;
+  uri: string;
+  workspaceUri: string;
+  args: string[];
+}
+
+export interface StartRunResult {
+  runId: string;
+  experimentId: string;
+  pid: number;
+  logPath: string;
+}
+
+export interface DebugLaunch {
+  python: string;
+  program: string;
+  args: string[];
+  env: Record<string, string>;
+  cwd: string;
+}
+
+export interface RunIdParams {
+  runId: string;
+}
+
+export interface ListRunsParams {
+  workspaceUri: string;
+}
+
+export interface ListRunsResult {
+  runs: RunSummary[];
+  running: string[];
+}
+
+export interface RunOutputParams {
+  runId: string;
+  text: string;
+}
+
+export interface MetricPointPayload {
+  key: string;
+  value: number;
+  step: number;
+  timestamp: number;
+}
+
+export interface RunMetricsParams {
+  runId: string;
+  points: MetricPointPayload[];
+}
+
+export interface RunStatusParams {
+  script?: string;
+  result?: Record<string, unknown>;
+  primaryMetric?: string;
+  error?: string;
+  runId: string;
+  status: string;
 }

@@ -92,3 +92,120 @@ class UnknownExtraError(MlWorkbenchError):
     @property
     def data(self) -> dict[str, object]:
         return {"unknown": self.unknown, "valid": self.valid}
+
+
+class ScriptOutsideWorkspaceError(MlWorkbenchError):
+    """The script to run does not lie inside the workspace (after resolving symlinks).
+
+    Runs are tracked in the workspace's store with paths relative to it; a script elsewhere
+    would make the run's provenance point outside what the user version-controls.
+    """
+
+    code = "SCRIPT_OUTSIDE_WORKSPACE"
+
+    def __init__(self, script: Path, workspace: Path) -> None:
+        super().__init__(
+            f"script {script} is outside the workspace {workspace}; move it into the workspace "
+            "or open its folder as the workspace"
+        )
+        self.script = script
+        self.workspace = workspace
+
+    @property
+    def data(self) -> dict[str, object]:
+        return {"path": str(self.script), "workspace": str(self.workspace)}
+
+
+class TrackingUnavailableError(MlWorkbenchError):
+    """The tracking URI names a server that does not answer (closed port, unknown host)."""
+
+    code = "TRACKING_UNAVAILABLE"
+
+    def __init__(self, uri: str, reason: str) -> None:
+        super().__init__(
+            f"cannot reach the MLflow tracking server at {uri}: {reason}; start the server or "
+            "point MLFLOW_TRACKING_URI (or the mlWorkbench tracking setting) at one that runs"
+        )
+        self.uri = uri
+
+    @property
+    def data(self) -> dict[str, object]:
+        return {"uri": self.uri}
+
+
+class TrackingStoreReadOnlyError(MlWorkbenchError):
+    """The tracking store or its artifact folder cannot be written to."""
+
+    code = "TRACKING_STORE_READ_ONLY"
+
+    def __init__(self, path: Path, reason: str) -> None:
+        super().__init__(
+            f"cannot write to the tracking store at {path}: {reason}; make the folder writable "
+            "or set MLFLOW_TRACKING_URI to a writable location"
+        )
+        self.path = path
+
+    @property
+    def data(self) -> dict[str, object]:
+        return {"path": str(self.path)}
+
+
+class TrackingStoreCorruptError(MlWorkbenchError):
+    """The SQLite tracking store is damaged, not SQLite, or not an MLflow database.
+
+    ML Workbench never repairs, overwrites or migrates such a file: it may be the user's only
+    copy of their runs, or another program's database that happens to have the same name.
+    """
+
+    code = "TRACKING_STORE_CORRUPT"
+
+    def __init__(self, path: Path, reason: str) -> None:
+        super().__init__(
+            f"the tracking store {path} cannot be used: {reason}; it was left untouched. Move it "
+            "away (or restore a backup) to start a new store, or set MLFLOW_TRACKING_URI to "
+            "another store"
+        )
+        self.path = path
+        self.reason = reason
+
+    @property
+    def data(self) -> dict[str, object]:
+        return {"path": str(self.path), "reason": self.reason}
+
+
+class MissingPackageError(MlWorkbenchError):
+    """The interpreter that runs scripts lacks a package a feature needs (mlflow for runs)."""
+
+    code = "MISSING_PACKAGE"
+
+    def __init__(self, package: str, python: str, extra: str) -> None:
+        super().__init__(
+            f"{package} is not installed for {python}; install it with "
+            f"'{python} -m pip install \"mlworkbench[{extra}]\"' or select another interpreter"
+        )
+        self.package = package
+        self.python = python
+        self.extra = extra
+
+    @property
+    def data(self) -> dict[str, object]:
+        return {"package": self.package, "python": self.python, "extra": self.extra}
+
+
+class RunStartError(MlWorkbenchError):
+    """The run's process ended before its MLflow run existed, for a reason not covered above.
+
+    `output` is what the process printed, so the user sees MLflow's own explanation.
+    """
+
+    code = "RUN_START_FAILED"
+
+    def __init__(self, reason: str, output: str = "") -> None:
+        detail = f"\n{output.rstrip()}" if output.strip() else ""
+        super().__init__(f"the run could not start: {reason}{detail}")
+        self.reason = reason
+        self.output = output
+
+    @property
+    def data(self) -> dict[str, object]:
+        return {"reason": self.reason, "output": self.output}

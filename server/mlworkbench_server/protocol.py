@@ -7,7 +7,10 @@ name is never typed by hand on both sides.
 
 from __future__ import annotations
 
-from typing import Final
+from typing import Final, TypedDict
+
+# Light at import (dataclasses only): payload shapes come from the library itself.
+from mlworkbench.run_listing import RunSummary
 
 # --- VS Code commands (contributed in package.json, implemented by the extension) ---------
 COMMANDS: Final[dict[str, str]] = {
@@ -18,16 +21,34 @@ COMMANDS: Final[dict[str, str]] = {
     "SHOW_SCRIPT_INFO": "mlWorkbench.showScriptInfo",
     "OPEN_TRAINING_SCRIPT": "mlWorkbench.openTrainingScript",
     "REFRESH_RUNS": "mlWorkbench.refreshRuns",
+    "RUN_SCRIPT_WITH": "mlWorkbench.runScriptWith",
+    "DEBUG_SCRIPT": "mlWorkbench.debugScript",
+    "CANCEL_RUN": "mlWorkbench.cancelRun",
+    "SHOW_LIVE_METRICS": "mlWorkbench.showLiveMetrics",
+    "REVEAL_SCRIPT_RUNS": "mlWorkbench.revealScriptRuns",
+    "CLEAR_RUNS_FILTER": "mlWorkbench.clearRunsFilter",
+    "SHOW_RUNNING": "mlWorkbench.showRunning",
 }
 
 # --- custom LSP requests (client -> server) ------------------------------------------------
 REQUESTS: Final[dict[str, str]] = {
     "ANALYZE_SCRIPT": "mlworkbench/analyzeScript",
     "SERVER_INFO": "mlworkbench/serverInfo",
+    "START_RUN": "mlworkbench/startRun",
+    "CANCEL_RUN": "mlworkbench/cancelRun",
+    "LIST_RUNS": "mlworkbench/listRuns",
+    "PREPARE_DEBUG_RUN": "mlworkbench/prepareDebugRun",
 }
 
 # --- custom LSP notifications (server -> client) ------------------------------------------
-NOTIFICATIONS: Final[dict[str, str]] = {}
+NOTIFICATIONS: Final[dict[str, str]] = {
+    # Output of a run, batched (at most ~10 a second per run).
+    "RUN_OUTPUT": "mlworkbench/runOutput",
+    # Metric points of a run as they are logged (TensorBoard mirror, autolog).
+    "RUN_METRICS": "mlworkbench/runMetrics",
+    # A run started or ended; the Runs view refreshes on it.
+    "RUN_STATUS": "mlworkbench/runStatus",
+}
 
 # --- structured error codes the server puts in LSP ResponseError.code ----------------------
 # JSON-RPC reserves -32768..-32000; application codes live outside that range.
@@ -37,12 +58,32 @@ ERROR_CODES: Final[dict[str, int]] = {
     "SCRIPT_SYNTAX_ERROR": 1003,
     "SCRIPT_NOT_READABLE": 1004,
     "UNKNOWN_EXTRA": 1005,
+    "RUN_NOT_FOUND": 1010,
+    "TRACKING_UNAVAILABLE": 1011,
+    "TRACKING_STORE_CORRUPT": 1012,
+    "TRACKING_STORE_READ_ONLY": 1013,
+    "SCRIPT_OUTSIDE_WORKSPACE": 1014,
+    "MISSING_PACKAGE": 1015,
+    "UNTRUSTED_WORKSPACE": 1016,
+    "RUN_START_FAILED": 1017,
 }
 
 # --- views and context keys ---------------------------------------------------------------
 VIEWS: Final[dict[str, str]] = {
     "CONTAINER": "mlWorkbench",
     "RUNS": "mlWorkbench.runs",
+}
+
+# Context keys (`when` clauses) and status bar item ids the extension sets.
+CONTEXT_KEYS: Final[dict[str, str]] = {
+    "RUNS_FILTERED": "mlWorkbench.runsFiltered",
+}
+WEBVIEWS: Final[dict[str, str]] = {
+    "LIVE_METRICS": "mlWorkbench.liveMetrics",
+}
+STATUS_ITEMS: Final[dict[str, str]] = {
+    "SERVER": "mlWorkbench.status",
+    "RUNNING": "mlWorkbench.running",
 }
 
 # Exit code of `mlworkbench_server --check` when the interpreter is too old.
@@ -52,3 +93,93 @@ EXIT_CODES: Final[dict[str, int]] = {
 }
 
 MIN_PYTHON: Final[tuple[int, int]] = (3, 10)
+
+
+# --- payload envelopes of the custom requests and notifications ------------------------------
+# Library results inside them (RunResult, RunSummary, ScriptAnalysis) are the library's own
+# dataclasses; gen_protocol.py emits TypeScript interfaces for both.
+
+
+# Optional keys live in a `total=False` base (NotRequired needs Python 3.11).
+class _StartRunOptions(TypedDict, total=False):
+    experiment: str
+    runName: str
+
+
+class StartRunParams(_StartRunOptions):
+    uri: str
+    workspaceUri: str
+    args: list[str]
+
+
+class StartRunResult(TypedDict):
+    runId: str
+    experimentId: str
+    pid: int
+    logPath: str
+
+
+class DebugLaunch(TypedDict):
+    """What a debugger needs to launch a tracked run (the bootstrap as its program)."""
+
+    python: str
+    program: str
+    args: list[str]
+    env: dict[str, str]
+    cwd: str
+
+
+class RunIdParams(TypedDict):
+    runId: str
+
+
+class ListRunsParams(TypedDict):
+    workspaceUri: str
+
+
+class ListRunsResult(TypedDict):
+    runs: list[RunSummary]
+    running: list[str]
+
+
+class RunOutputParams(TypedDict):
+    runId: str
+    text: str
+
+
+class MetricPointPayload(TypedDict):
+    key: str
+    value: float
+    step: int
+    timestamp: int
+
+
+class RunMetricsParams(TypedDict):
+    runId: str
+    points: list[MetricPointPayload]
+
+
+class _RunStatusDetails(TypedDict, total=False):
+    script: str
+    result: dict[str, object]
+    primaryMetric: str
+    error: str
+
+
+class RunStatusParams(_RunStatusDetails):
+    runId: str
+    status: str
+
+
+ENVELOPES: Final[list[type]] = [
+    StartRunParams,
+    StartRunResult,
+    DebugLaunch,
+    RunIdParams,
+    ListRunsParams,
+    ListRunsResult,
+    RunOutputParams,
+    MetricPointPayload,
+    RunMetricsParams,
+    RunStatusParams,
+]

@@ -13,6 +13,7 @@ from lsprotocol import types
 
 from mlworkbench.script_analysis import FRAMEWORK_LABELS, ScriptAnalysis
 from mlworkbench_server.protocol import COMMANDS
+from mlworkbench_server.script_runs import ScriptRuns, lens_title
 
 if TYPE_CHECKING:
     from mlworkbench_server.server import WorkbenchServer
@@ -35,7 +36,9 @@ def summary_title(analysis: ScriptAnalysis) -> str:
     return f"{frameworks} · {params}{mlflow}"
 
 
-def lenses_for(uri: str, analysis: ScriptAnalysis) -> list[types.CodeLens]:
+def lenses_for(
+    uri: str, analysis: ScriptAnalysis, runs: ScriptRuns | None = None
+) -> list[types.CodeLens]:
     """The lenses for one document; empty for files that do not look like training scripts."""
     if analysis.syntax_error is not None:
         problem = analysis.syntax_error
@@ -61,19 +64,19 @@ def lenses_for(uri: str, analysis: ScriptAnalysis) -> list[types.CodeLens]:
     where = types.Range(
         start=types.Position(line=line, character=0), end=types.Position(line=line, character=0)
     )
+    actions = [("$(play) Run", COMMANDS["RUN_SCRIPT"])]
+    if analysis.parameters:
+        actions.append(("Run with…", COMMANDS["RUN_SCRIPT_WITH"]))
+    actions.append(("$(debug-alt) Debug", COMMANDS["DEBUG_SCRIPT"]))
+    # The run count comes before the (long) summary so a narrow editor still shows it.
+    if runs is not None:
+        actions.append((lens_title(runs), COMMANDS["REVEAL_SCRIPT_RUNS"]))
+    actions.append((summary_title(analysis), COMMANDS["SHOW_SCRIPT_INFO"]))
     return [
         types.CodeLens(
-            range=where,
-            command=types.Command(
-                title="$(play) Run", command=COMMANDS["RUN_SCRIPT"], arguments=[uri]
-            ),
-        ),
-        types.CodeLens(
-            range=where,
-            command=types.Command(
-                title=summary_title(analysis), command=COMMANDS["SHOW_SCRIPT_INFO"], arguments=[uri]
-            ),
-        ),
+            range=where, command=types.Command(title=title, command=command, arguments=[uri])
+        )
+        for title, command in actions
     ]
 
 
@@ -81,7 +84,8 @@ def register(server: WorkbenchServer) -> None:
     @server.feature(types.TEXT_DOCUMENT_CODE_LENS)
     def code_lens(ls: WorkbenchServer, params: types.CodeLensParams) -> list[types.CodeLens]:
         document = ls.workspace.get_text_document(params.text_document.uri)
-        return lenses_for(document.uri, ls.analyses.analysis_for(document))
+        runs = ls.script_runs.for_path(document.path)
+        return lenses_for(document.uri, ls.analyses.analysis_for(document), runs)
 
     @server.feature(types.TEXT_DOCUMENT_DID_CLOSE)
     def did_close(ls: WorkbenchServer, params: types.DidCloseTextDocumentParams) -> None:

@@ -2,23 +2,58 @@
 
 from __future__ import annotations
 
+import os
+from typing import Any
+
+from lsprotocol import types
 from pygls.lsp.server import LanguageServer
 
-from mlworkbench_server import __version__, script_lenses, script_requests
+from mlworkbench_server import __version__, run_sessions, script_lenses, script_requests
 from mlworkbench_server.analysis_cache import AnalysisCache
+from mlworkbench_server.script_runs import ScriptRunIndex
 
 
 class WorkbenchServer(LanguageServer):
-    """pygls server that also holds the per-document analysis cache shared by features."""
+    """pygls server holding what features share: analyses, runs, and the client's settings."""
 
     def __init__(self) -> None:
         super().__init__("mlworkbench-server", __version__)
         self.analyses = AnalysisCache()
+        self.runs = run_sessions.RunSessions(self)
+        self.script_runs = ScriptRunIndex()
+        # Until the client says otherwise, assume the safe case: nothing may run.
+        self.trusted = False
+        self.tracking_uri: str | None = os.environ.get("MLFLOW_TRACKING_URI") or None
+
+    def refresh_code_lenses(self) -> None:
+        """Ask the client to re-request lenses, where it supports that."""
+        workspace = self.client_capabilities.workspace
+        if workspace and workspace.code_lens and workspace.code_lens.refresh_support:
+            self.workspace_code_lens_refresh(None)
+
+    def apply_options(self, options: Any) -> None:
+        """Read the extension's `initializationOptions` (trust, tracking URI)."""
+        if not isinstance(options, dict):
+            return
+        self.trusted = options.get("trusted") is True
+        uri = options.get("trackingUri")
+        if isinstance(uri, str) and uri.strip():
+            self.tracking_uri = uri.strip()
 
 
 def create_server() -> WorkbenchServer:
     """Build a server with every feature registered; tests and `__main__` both use this."""
     server = WorkbenchServer()
+
+    @server.feature(types.INITIALIZE)
+    def initialize(ls: WorkbenchServer, params: types.InitializeParams) -> None:
+        ls.apply_options(params.initialization_options)
+
+    @server.feature(types.INITIALIZED)
+    def initialized(ls: WorkbenchServer, params: types.InitializedParams) -> None:
+        run_sessions.reconcile_in_background(ls)
+
     script_lenses.register(server)
     script_requests.register(server)
+    run_sessions.register(server)
     return server

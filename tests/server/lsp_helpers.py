@@ -32,3 +32,15 @@ async def lenses(client: LanguageClient, uri: str) -> list[types.CodeLens]:
 
 def titles(found: list[types.CodeLens]) -> list[str]:
     return [lens.command.title for lens in found if lens.command is not None]
+
+
+def summary_of(found: list[types.CodeLens]) -> str:
+    """The title of the frameworks/parameters lens (the one that opens the analysis)."""
+    from mlworkbench_server.protocol import COMMANDS
+
+    (title,) = [
+        lens.command.title
+        for lens in found
+        if lens.command and lens.command.command == COMMANDS["SHOW_SCRIPT_INFO"]
+    ]
+    return title

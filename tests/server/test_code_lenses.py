@@ -9,7 +9,7 @@ from pytest_lsp import LanguageClient
 from mlworkbench_server.protocol import COMMANDS
 
 from .conftest import ROOT
-from .lsp_helpers import lenses, open_document, titles
+from .lsp_helpers import lenses, open_document, summary_of, titles
 
 DEMO = ROOT / "demo"
 
@@ -23,16 +23,25 @@ async def test_iris_script_gets_run_and_summary_lenses_on_the_main_guard(
 
     guard_line = path.read_text().splitlines().index('if __name__ == "__main__":')
     assert {lens.range.start.line for lens in found} == {guard_line}
-    assert titles(found)[0] == "$(play) Run"
-    assert titles(found)[1] == ("scikit-learn · params: n_estimators, max_depth, test_size, seed")
+    assert titles(found) == [
+        "$(play) Run",
+        "Run with…",
+        "$(debug-alt) Debug",
+        "scikit-learn · params: n_estimators, max_depth, test_size, seed",
+    ]
     commands = [lens.command.command for lens in found if lens.command]
-    assert commands == [COMMANDS["RUN_SCRIPT"], COMMANDS["SHOW_SCRIPT_INFO"]]
-    assert [list(lens.command.arguments or []) for lens in found if lens.command] == [[uri]] * 2
+    assert commands == [
+        COMMANDS["RUN_SCRIPT"],
+        COMMANDS["RUN_SCRIPT_WITH"],
+        COMMANDS["DEBUG_SCRIPT"],
+        COMMANDS["SHOW_SCRIPT_INFO"],
+    ]
+    assert [list(lens.command.arguments or []) for lens in found if lens.command] == [[uri]] * 4
 
 
 async def test_torch_script_lists_pytorch_and_its_parameters(client: LanguageClient) -> None:
     uri = open_document(client, DEMO / "train_torch_mlp.py")
-    summary = titles(await lenses(client, uri))[1]
+    summary = summary_of(await lenses(client, uri))
     assert summary.startswith("scikit-learn + PyTorch · ")
     assert "scikit-learn" in summary
     assert "epochs, lr, hidden" in summary
@@ -49,7 +58,7 @@ async def test_mlflow_usage_and_many_parameters_are_summarised(
         "    args = parser.parse_args()\n    mlflow.log_metric('a', 1)\n"
     )
     uri = open_document(client, tmp_path / "train.py", source)
-    summary = titles(await lenses(client, uri))[1]
+    summary = summary_of(await lenses(client, uri))
     assert summary == "TensorFlow · params: p0, p1, p2, p3, p4 +3 more · logs to MLflow"
 
 
@@ -85,7 +94,8 @@ async def test_lenses_follow_edits(client: LanguageClient, tmp_path: Path) -> No
         )
     )
     found = await lenses(client, uri)
-    assert titles(found) == ["$(play) Run", "PyTorch · no parameters"]
+    # No parameters, so no "Run with…" form to offer.
+    assert titles(found) == ["$(play) Run", "$(debug-alt) Debug", "PyTorch · no parameters"]
     assert found[0].range.start.line == 2
 
 
@@ -101,5 +111,5 @@ async def test_a_5000_line_script_gets_lenses(client: LanguageClient, tmp_path: 
     assert source.count("\n") >= 5000
     uri = open_document(client, tmp_path / "big.py", source)
     found = await lenses(client, uri)
-    assert titles(found)[1] == "scikit-learn · params: c"
+    assert summary_of(found) == "scikit-learn · params: c"
     assert found[0].range.start.line == source.splitlines().index("if __name__ == '__main__':")

@@ -7,7 +7,7 @@ import re
 import subprocess
 import sys
 
-from mlworkbench_server.protocol import COMMANDS, VIEWS
+from mlworkbench_server.protocol import COMMANDS, CONTEXT_KEYS, VIEWS
 
 from .conftest import ROOT
 
@@ -50,10 +50,19 @@ def test_extension_code_uses_protocol_constants_not_string_literals() -> None:
         if (found := literals.findall(p.read_text()))
     }
     # Settings keys and their sections ("mlWorkbench.python", "mlWorkbench.server") are
-    # configuration, and "mlWorkbench.status" is the status bar item's id: not protocol names.
+    # configuration, not protocol names.
     settings = set(MANIFEST["contributes"]["configuration"]["properties"])
-    allowed = settings | {key.rsplit(".", 1)[0] for key in settings} | {"mlWorkbench.status"}
+    allowed = settings | {key.rsplit(".", 1)[0] for key in settings}
     offenders = {
         path: [name for name in names if name not in allowed] for path, names in offenders.items()
     }
     assert {path: names for path, names in offenders.items() if names} == {}
+
+
+def test_when_clauses_use_only_known_context_keys() -> None:
+    clauses = json.dumps(MANIFEST["contributes"]["menus"]) + json.dumps(MANIFEST["contributes"])
+    used = set(re.findall(r"\b(mlWorkbench(?:\.[a-zA-Z]+)+)", clauses))
+    known = set(COMMANDS.values()) | set(VIEWS.values()) | set(CONTEXT_KEYS.values())
+    known |= set(MANIFEST["contributes"]["configuration"]["properties"])
+    known |= {"mlWorkbench.gettingStarted"}  # the walkthrough's id
+    assert used - known == set()

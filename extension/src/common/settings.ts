@@ -6,6 +6,7 @@ export interface WorkbenchSettings {
   python: string;
   serverExtraEnv: Record<string, string>;
   setupExtras: string[];
+  showLiveMetrics: boolean;
 }
 
 export function readSettings(scope?: vscode.ConfigurationScope): WorkbenchSettings {
@@ -14,6 +15,7 @@ export function readSettings(scope?: vscode.ConfigurationScope): WorkbenchSettin
     python: config.get<string>("python", "").trim(),
     serverExtraEnv: config.get<Record<string, string>>("server.extraEnv", {}),
     setupExtras: config.get<string[]>("setup.extras", ["tracking", "sklearn"]),
+    showLiveMetrics: config.get<boolean>("runs.showLiveMetrics", true),
   };
 }
 

@@ -1,6 +1,6 @@
 // The status bar item that shows the server's state; clicking it shows the log.
 import * as vscode from "vscode";
-import { Commands } from "../protocol";
+import { Commands, StatusItems } from "../protocol";
 
 export type ServerState = "starting" | "ready" | "restarting" | "error" | "stopped";
 
@@ -16,7 +16,7 @@ export class ServerStatusBar implements vscode.Disposable {
   private readonly item: vscode.StatusBarItem;
 
   constructor() {
-    this.item = vscode.window.createStatusBarItem("mlWorkbench.status", vscode.StatusBarAlignment.Left, 10);
+    this.item = vscode.window.createStatusBarItem(StatusItems.SERVER, vscode.StatusBarAlignment.Left, 10);
     this.item.name = "ML Workbench server";
     this.item.command = Commands.SHOW_LOG;
     this.set("starting", "Starting the ML Workbench server…");

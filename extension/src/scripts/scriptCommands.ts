@@ -4,12 +4,10 @@ import * as path from "path";
 import * as vscode from "vscode";
 import { Commands, FRAMEWORK_LABELS, Requests, ScriptAnalysis } from "../protocol";
 import { ServerManager } from "../common/serverManager";
-import { resolveInterpreter } from "../common/interpreter";
-import { traceError, traceInfo } from "../common/log";
-import { runInTerminal } from "./processTerminal";
-import { ensureTrusted } from "./trust";
+import { RunController } from "../runs/runController";
+import { askRunArguments } from "../runs/runWithForm";
 
-function targetUri(arg: unknown): vscode.Uri | undefined {
+export function targetUri(arg: unknown): vscode.Uri | undefined {
   if (arg instanceof vscode.Uri) {
     return arg;
   }
@@ -19,32 +17,39 @@ function targetUri(arg: unknown): vscode.Uri | undefined {
   return vscode.window.activeTextEditor?.document.uri;
 }
 
-export async function runScript(arg: unknown): Promise<void> {
+export async function runScript(runs: RunController, arg: unknown): Promise<void> {
   const uri = targetUri(arg);
   if (!uri || uri.scheme !== "file") {
     void vscode.window.showErrorMessage("ML Workbench: open a Python training script (a file on disk) to run it.");
     return;
   }
-  if (!(await ensureTrusted("run this script"))) {
+  await runs.start(uri, []);
+}
+
+export async function runScriptWith(
+  context: vscode.ExtensionContext,
+  servers: ServerManager,
+  runs: RunController,
+  arg: unknown,
+): Promise<void> {
+  const uri = targetUri(arg);
+  if (!uri || uri.scheme !== "file") {
+    void vscode.window.showErrorMessage("ML Workbench: open a Python training script (a file on disk) to run it.");
     return;
   }
-  const document = vscode.workspace.textDocuments.find((d) => d.uri.toString() === uri.toString());
-  if (document?.isDirty) {
-    await document.save();
+  const analysis = await analysisFor(servers, uri);
+  if (!analysis) {
+    return;
   }
-  const interpreter = await resolveInterpreter(uri);
-  const folder = vscode.workspace.getWorkspaceFolder(uri);
-  const name = `ML Workbench: ${path.basename(uri.fsPath)}`;
-  traceInfo(`Running ${uri.fsPath} with ${interpreter.path}`);
-  const running = runInTerminal({
-    name,
-    command: interpreter.path,
-    args: [uri.fsPath],
-    cwd: folder?.uri.fsPath ?? path.dirname(uri.fsPath),
-  });
-  const code = await running.exit;
-  if (code !== 0) {
-    traceError(`${uri.fsPath} exited with code ${code ?? "signal"}`);
+  if (analysis.syntax_error) {
+    void vscode.window.showErrorMessage(
+      `ML Workbench: ${path.basename(uri.fsPath)} has a syntax error on line ${analysis.syntax_error.line + 1}: ${analysis.syntax_error.message}`,
+    );
+    return;
+  }
+  const args = await askRunArguments(context.workspaceState, uri, analysis.parameters);
+  if (args) {
+    await runs.start(uri, args);
   }
 }
 

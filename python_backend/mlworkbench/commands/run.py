@@ -1,0 +1,130 @@
+"""`mlworkbench run SCRIPT [-- ARGS...]`: the editor's Run lens, in a shell or a CI job.
+
+Streams the script's output (to stderr with --json, so stdout stays one JSON document), ends
+with a one-line summary, and exits with the script's exit status: 130 when cancelled with
+Ctrl+C, which interrupts the script's process group and marks the run KILLED.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import TextIO
+
+from mlworkbench.commands import Subcommand
+
+EXIT_CANCELLED = 130
+
+
+def _add_options(parser: argparse.ArgumentParser, defaults: bool = True) -> None:
+    default = None if defaults else argparse.SUPPRESS
+    parser.add_argument(
+        "--experiment", default=default, help="MLflow experiment name (default: Default)"
+    )
+    parser.add_argument(
+        "--run-name", default=default, help="the run's name (default: MLflow picks one)"
+    )
+    parser.add_argument(
+        "--workspace",
+        type=Path,
+        default=default,
+        help="workspace folder: the script's working directory, whose mlflow.db is the default "
+        "tracking store (default: cwd)",
+    )
+    parser.add_argument(
+        "--json",
+        action="store_true",
+        default=False if defaults else argparse.SUPPRESS,
+        help="print the run's outcome as JSON on stdout",
+    )
+
+
+def _configure(parser: argparse.ArgumentParser) -> None:
+    _add_options(parser)
+    parser.add_argument("script", type=Path, help="the Python training script to run")
+    parser.add_argument(
+        "rest",
+        nargs=argparse.REMAINDER,
+        metavar="-- ARGS",
+        help="arguments for the script, after --",
+    )
+
+
+def split_rest(args: argparse.Namespace) -> list[str]:
+    """Our options written after SCRIPT go to us, everything after `--` to the script.
+
+    argparse stops at the first positional (SCRIPT) and hands the rest over unparsed, so the
+    documented form `run SCRIPT [--json] [-- ARGS]` is parsed here. Words before `--` that are
+    not our options also go to the script, in order.
+    """
+    rest = list(args.rest)
+    cut = rest.index("--") if "--" in rest else len(rest)
+    head, tail = rest[:cut], rest[cut + 1 :]
+    ours = argparse.ArgumentParser(add_help=False)
+    _add_options(ours, defaults=False)
+    _, unknown = ours.parse_known_args(head, namespace=args)
+    return [*unknown, *tail]
+
+
+def _writer(stream: TextIO) -> Callable[[str], None]:
+    """Write the script's output as it comes, whatever the terminal's encoding."""
+    buffer = getattr(stream, "buffer", None)
+    encoding = getattr(stream, "encoding", None) or "utf-8"
+
+    def write(text: str) -> None:
+        if buffer is not None:
+            stream.flush()
+            buffer.write(text.encode(encoding, errors="replace"))
+            buffer.flush()
+        else:
+            stream.write(text)
+            stream.flush()
+
+    return write
+
+
+def _run(args: argparse.Namespace) -> int:
+    from mlworkbench.runs.launcher import start_run
+
+    script_args = split_rest(args)
+    workspace = (args.workspace or Path.cwd()).resolve()
+    script = args.script if args.script.is_absolute() else Path.cwd() / args.script
+    started = time.monotonic()
+    handle = start_run(
+        script,
+        script_args,
+        workspace=workspace,
+        experiment=args.experiment,
+        run_name=args.run_name,
+    )
+    on_output = _writer(sys.stderr if args.json else sys.stdout)
+    cancelled = False
+    while True:
+        try:
+            result = handle.wait(on_output=on_output)
+            break
+        except KeyboardInterrupt:
+            # First Ctrl+C: interrupt the script and let it clean up; second: kill it now.
+            handle.cancel(grace_s=0.0 if cancelled else 5.0)
+            cancelled = True
+    if args.json:
+        print(json.dumps(result.to_dict(), indent=2))
+    print(
+        f"run {result.run_id} {result.status.lower()} (exit code {result.exit_code}) in "
+        f"{time.monotonic() - started:.1f} s; experiment {result.experiment_id}, "
+        f"tracking {handle.tracking_uri}",
+        file=sys.stderr,
+    )
+    return EXIT_CANCELLED if cancelled else result.exit_code
+
+
+COMMAND = Subcommand(
+    name="run",
+    help="run a training script inside a tracked MLflow run, with autologging",
+    configure=_configure,
+    run=_run,
+)

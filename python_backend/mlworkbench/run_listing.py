@@ -1,0 +1,111 @@
+"""The workspace's runs as plain summaries, read through MLflow's client.
+
+The Runs view and `mlworkbench runs list` both start here. MLflow is imported inside the
+function: listing is the first thing that needs it, never start-up.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+TAG_PREFIX = "mlworkbench."
+# Metrics people usually mean by "how did it do", in the order we look for them.
+_PREFERRED = ("accuracy", "f1", "auc", "r2", "loss", "rmse", "mae")
+
+
+def primary_metric(metrics: dict[str, float]) -> str | None:
+    """The metric a one-line summary of a run shows (the tree, the `N runs` lens)."""
+    keys = sorted(metrics)
+    for wanted in _PREFERRED:
+        for key in keys:
+            if wanted in key.lower():
+                return key
+    return keys[0] if keys else None
+
+
+@dataclass(frozen=True)
+class RunSummary:
+    run_id: str
+    experiment_id: str
+    experiment_name: str
+    run_name: str
+    status: str
+    start_time: int | None
+    end_time: int | None
+    script: str | None
+    metrics: dict[str, float] = field(default_factory=dict)
+    params: dict[str, str] = field(default_factory=dict)
+    exit_code: int | None = None
+    error_tail: str | None = None
+    primary_metric: str | None = None
+
+    def to_dict(self) -> dict[str, object]:
+        return asdict(self)
+
+
+def _int_or_none(text: str | None) -> int | None:
+    try:
+        return int(text) if text is not None else None
+    except ValueError:
+        return None
+
+
+def list_runs(
+    workspace: Path, *, tracking_uri: str | None = None, max_results: int = 200
+) -> list[RunSummary]:
+    """Newest first, across the store's active experiments."""
+    from mlflow.entities import ViewType
+    from mlflow.tracking import MlflowClient
+
+    from mlworkbench.errors import TrackingStoreCorruptError
+    from mlworkbench.runs.child.store_open import (
+        StoreOpenError,
+        refuse_silent_migration,
+        sqlite_path,
+    )
+    from mlworkbench.runs.launcher import resolve_tracking_uri
+    from mlworkbench.runs.preflight import check_reachable, check_sqlite_readable
+
+    uri = resolve_tracking_uri(workspace, tracking_uri)
+    db_path = sqlite_path(uri)
+    if db_path is not None:
+        # Listing never creates a store, and never lets MLflow migrate or touch a bad one.
+        if not db_path.exists() or db_path.stat().st_size == 0:
+            return []
+        check_sqlite_readable(db_path)
+        try:
+            refuse_silent_migration(db_path)
+        except StoreOpenError as error:
+            raise TrackingStoreCorruptError(db_path, error.message) from error
+    elif uri.startswith(("http://", "https://")):
+        check_reachable(uri)
+    client = MlflowClient(tracking_uri=uri)
+    experiments = {
+        e.experiment_id: e.name for e in client.search_experiments(view_type=ViewType.ACTIVE_ONLY)
+    }
+    if not experiments:
+        return []
+    runs = client.search_runs(
+        experiment_ids=list(experiments),
+        order_by=["attributes.start_time DESC"],
+        max_results=max_results,
+    )
+    return [
+        RunSummary(
+            run_id=run.info.run_id,
+            experiment_id=run.info.experiment_id,
+            experiment_name=experiments.get(run.info.experiment_id, run.info.experiment_id),
+            run_name=run.info.run_name or run.info.run_id[:8],
+            status=run.info.status,
+            start_time=run.info.start_time,
+            end_time=run.info.end_time,
+            script=run.data.tags.get(TAG_PREFIX + "script"),
+            metrics=dict(run.data.metrics),
+            params=dict(run.data.params),
+            exit_code=_int_or_none(run.data.tags.get(TAG_PREFIX + "exit_code")),
+            error_tail=run.data.tags.get(TAG_PREFIX + "error_tail"),
+            primary_metric=primary_metric(run.data.metrics),
+        )
+        for run in runs
+    ]

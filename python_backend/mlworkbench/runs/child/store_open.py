@@ -1,0 +1,169 @@
+"""Open the tracking store and create the run, from inside the script's process.
+
+The run is created here rather than in the launcher so that the launcher never has to import
+mlflow before the script starts: the two imports then overlap instead of adding up. The
+launcher has already refused stores that are missing, corrupt or read-only (preflight); what
+is left for this side is what only MLflow itself can judge.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import sqlite3
+import tempfile
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from .retry import call_with_retry
+
+if TYPE_CHECKING:
+    from mlflow.tracking import MlflowClient
+
+DEFAULT_EXPERIMENT = "Default"
+
+
+class StoreOpenError(Exception):
+    """Opening the store or creating the run failed; `kind` tells the launcher which typed
+    error to raise (see launcher._raise_start_failure)."""
+
+    def __init__(self, kind: str, message: str) -> None:
+        super().__init__(message)
+        self.kind = kind
+        self.message = message
+
+
+@dataclass(frozen=True)
+class OpenedRun:
+    run_id: str
+    experiment_id: str
+
+
+def sqlite_path(tracking_uri: str) -> Path | None:
+    """The database file of a `sqlite:///` URI; None for other stores or in-memory ones."""
+    prefix = "sqlite:///"
+    if not tracking_uri.startswith(prefix):
+        return None
+    path = tracking_uri[len(prefix) :].split("?", 1)[0]
+    return None if path in ("", ":memory:") else Path(path)
+
+
+@contextmanager
+def store_lock(tracking_uri: str) -> Iterator[None]:
+    """Serialise store creation and run creation between runs started at the same moment.
+
+    Two processes opening a fresh SQLite file at once would both run MLflow's table creation
+    and migrations; the loser fails half-way. The lock lives in the temp folder, not next to
+    the database, so nothing extra appears in the user's workspace.
+    """
+    digest = hashlib.sha256(tracking_uri.encode()).hexdigest()[:16]
+    lock_path = Path(tempfile.gettempdir()) / f"mlworkbench-store-{digest}.lock"
+    with open(lock_path, "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _table_names(path: Path) -> set[str]:
+    uri = f"{path.resolve().as_uri()}?mode=ro"
+    with sqlite3.connect(uri, uri=True) as connection:
+        rows = connection.execute("SELECT name FROM sqlite_master WHERE type='table'").fetchall()
+    connection.close()
+    return {str(row[0]) for row in rows}
+
+
+def refuse_silent_migration(path: Path) -> None:
+    """Raise if MLflow would migrate this existing database while opening it.
+
+    MLflow creates missing tables and then upgrades the schema whenever one of its ORM tables
+    is absent, e.g. for a database written by an older MLflow. That rewrites the user's store
+    without asking; `mlflow db upgrade` after a backup is the user's call, not ours.
+    """
+    if not path.exists() or path.stat().st_size == 0:
+        return
+    tables = {name for name in _table_names(path) if not name.startswith("alembic_")}
+    if not tables:
+        return  # an empty database: creating MLflow's tables loses nothing
+    import mlflow.store.db.utils  # noqa: F401 - imports every ORM model, filling Base.metadata
+    from mlflow.store.db.base_sql_model import Base
+
+    missing = sorted(set(Base.metadata.tables) - tables)
+    if missing:
+        raise StoreOpenError(
+            "store_schema",
+            f"{path} was written by another MLflow version (tables {', '.join(missing[:5])} are "
+            "missing); back it up and run 'mlflow db upgrade' on it, or use another store",
+        )
+
+
+def enable_wal(path: Path) -> None:
+    """Let readers (the editor's run list) work while a run writes; best effort, since a
+    database another process holds open cannot switch journal mode right now."""
+    try:
+        with sqlite3.connect(path, timeout=1.0) as connection:
+            connection.execute("PRAGMA journal_mode=WAL")
+        connection.close()
+    except sqlite3.Error:
+        pass
+
+
+def resolve_experiment(client: MlflowClient, name: str | None) -> str:
+    """The id of experiment `name` (MLflow's "Default" when None), created when missing.
+
+    A created experiment gets MLflow's default artifact location, `<root>/<experiment id>`:
+    the process runs in the workspace, so for a local store the root is `<workspace>/mlruns`,
+    the layout `mlflow ui` in the workspace uses too. Passing `<workspace>/mlruns` itself
+    as the location would pour every experiment's runs into one folder.
+    """
+    from mlflow.exceptions import MlflowException
+
+    wanted = name or DEFAULT_EXPERIMENT
+    for _ in range(2):
+        experiment = call_with_retry(lambda: client.get_experiment_by_name(wanted))
+        if experiment is not None:
+            if experiment.lifecycle_stage != "active":
+                raise StoreOpenError(
+                    "experiment_deleted",
+                    f"experiment '{wanted}' is deleted; restore it (mlflow experiments restore) "
+                    "or choose another experiment name",
+                )
+            return str(experiment.experiment_id)
+        try:
+            return str(call_with_retry(lambda: client.create_experiment(wanted)))
+        except MlflowException as error:
+            if error.error_code != "RESOURCE_ALREADY_EXISTS":
+                raise
+            # Another run created it between our lookup and our create: look it up again.
+    raise StoreOpenError("store", f"experiment '{wanted}' could not be created or found")
+
+
+def open_run(
+    tracking_uri: str,
+    experiment: str | None,
+    run_name: str | None,
+    tags: Mapping[str, str],
+) -> OpenedRun:
+    """Create the run (active in this process, via mlflow.start_run) and return its ids."""
+    import mlflow
+    from mlflow.tracking import MlflowClient
+
+    mlflow.set_tracking_uri(tracking_uri)
+    db_path = sqlite_path(tracking_uri)
+    with store_lock(tracking_uri):
+        if db_path is not None:
+            refuse_silent_migration(db_path)
+        client = MlflowClient(tracking_uri)
+        if db_path is not None:
+            enable_wal(db_path)
+        experiment_id = resolve_experiment(client, experiment)
+        active = call_with_retry(
+            lambda: mlflow.start_run(
+                experiment_id=experiment_id, run_name=run_name, tags=dict(tags)
+            )
+        )
+    return OpenedRun(active.info.run_id, experiment_id)

@@ -1,0 +1,254 @@
+"""Training runs started from the editor: start, stream, cancel, and list them.
+
+The run itself is the library's (`mlworkbench.runs.launcher`); this module only moves its
+output and metrics to the client as batched notifications and keeps handles for cancel. All
+MLflow work happens in worker threads: the server's loop never waits on a training script.
+"""
+
+from __future__ import annotations
+
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from lsprotocol import types
+from pygls.exceptions import JsonRpcException
+from pygls.uris import to_fs_path
+
+from mlworkbench.run_listing import primary_metric
+from mlworkbench_server.errors import to_lsp_error
+from mlworkbench_server.protocol import ERROR_CODES, NOTIFICATIONS, REQUESTS
+
+if TYPE_CHECKING:
+    from mlworkbench.runs.launcher import MetricPoint, RunHandle
+    from mlworkbench_server.server import WorkbenchServer
+
+FLUSH_INTERVAL_S = 0.1
+MAX_BATCH_CHARS = 64 * 1024
+
+
+class OutputBatcher:
+    """Groups a run's output into at most ~10 notifications a second.
+
+    A script printing 100,000 lines would otherwise send 100,000 JSON-RPC messages and keep the
+    extension host busy rendering them one by one.
+    """
+
+    def __init__(self, server: WorkbenchServer, run_id: str) -> None:
+        self._server = server
+        self._run_id = run_id
+        self._parts: list[str] = []
+        self._size = 0
+        self._last_flush = time.monotonic()
+        self._lock = threading.Lock()
+
+    def add(self, text: str) -> None:
+        with self._lock:
+            self._parts.append(text)
+            self._size += len(text)
+            due = time.monotonic() - self._last_flush >= FLUSH_INTERVAL_S
+            if due or self._size >= MAX_BATCH_CHARS:
+                self._flush_locked()
+
+    def flush(self) -> None:
+        with self._lock:
+            self._flush_locked()
+
+    def _flush_locked(self) -> None:
+        self._last_flush = time.monotonic()
+        if not self._parts:
+            return
+        text = "".join(self._parts)
+        self._parts.clear()
+        self._size = 0
+        self._server.protocol.notify(
+            NOTIFICATIONS["RUN_OUTPUT"], {"runId": self._run_id, "text": text}
+        )
+
+
+class RunSessions:
+    """The runs this server started and still follows, by run id."""
+
+    def __init__(self, server: WorkbenchServer) -> None:
+        self._server = server
+        self._handles: dict[str, RunHandle] = {}
+        self._lock = threading.Lock()
+
+    def start(self, params: Any) -> dict[str, object]:
+        from mlworkbench.errors import MlWorkbenchError
+        from mlworkbench.runs.launcher import start_run
+
+        if not self._server.trusted:
+            raise JsonRpcException(
+                code=ERROR_CODES["UNTRUSTED_WORKSPACE"],
+                message="ML Workbench runs nothing in Restricted Mode: trust the workspace first.",
+            )
+        script = Path(to_fs_path(params.uri) or params.uri)
+        workspace = Path(to_fs_path(params.workspaceUri) or params.workspaceUri)
+        try:
+            handle = start_run(
+                script,
+                list(getattr(params, "args", None) or []),
+                workspace=workspace,
+                python=sys.executable,
+                experiment=getattr(params, "experiment", None) or None,
+                run_name=getattr(params, "runName", None) or None,
+                tracking_uri=self._server.tracking_uri,
+            )
+        except MlWorkbenchError as error:
+            raise to_lsp_error(error) from error
+        with self._lock:
+            self._handles[handle.run_id] = handle
+        self._server.protocol.notify(
+            NOTIFICATIONS["RUN_STATUS"],
+            {"runId": handle.run_id, "status": "RUNNING", "script": str(script)},
+        )
+        threading.Thread(
+            target=self._follow, args=(handle,), name=f"run-{handle.run_id}", daemon=True
+        ).start()
+        return {
+            "runId": handle.run_id,
+            "experimentId": handle.experiment_id,
+            "pid": handle.pid,
+            "logPath": str(handle.log_path),
+        }
+
+    def _follow(self, handle: RunHandle) -> None:
+        batcher = OutputBatcher(self._server, handle.run_id)
+
+        def on_metrics(points: list[MetricPoint]) -> None:
+            self._server.protocol.notify(
+                NOTIFICATIONS["RUN_METRICS"],
+                {
+                    "runId": handle.run_id,
+                    "points": [
+                        {
+                            "key": p.key,
+                            "value": p.value,
+                            "step": p.step,
+                            "timestamp": p.timestamp_ms,
+                        }
+                        for p in points
+                    ],
+                },
+            )
+
+        try:
+            result = handle.wait(on_output=batcher.add, on_metrics=on_metrics)
+            batcher.flush()
+            payload: dict[str, object] = {
+                "runId": handle.run_id,
+                "status": result.status,
+                "result": result.to_dict(),
+            }
+            key = primary_metric(result.metrics)
+            if key is not None:
+                payload["primaryMetric"] = key
+        except Exception as error:  # the run's own record is the library's job; tell the UI
+            batcher.flush()
+            payload = {"runId": handle.run_id, "status": "FAILED", "error": str(error)}
+        finally:
+            with self._lock:
+                self._handles.pop(handle.run_id, None)
+        self._server.protocol.notify(NOTIFICATIONS["RUN_STATUS"], payload)
+
+    def cancel(self, run_id: str) -> None:
+        with self._lock:
+            handle = self._handles.get(run_id)
+        if handle is None:
+            raise JsonRpcException(
+                code=ERROR_CODES["RUN_NOT_FOUND"],
+                message=f"Run {run_id} is not running in this window (it may have ended).",
+            )
+        threading.Thread(target=handle.cancel, name=f"cancel-{run_id}", daemon=True).start()
+
+    def running(self) -> list[str]:
+        with self._lock:
+            return list(self._handles)
+
+
+def reconcile_in_background(server: WorkbenchServer) -> None:
+    """Mark runs FAILED whose process died while no server watched (editor crash, reboot).
+
+    Runs in a thread after `initialized`, and only where a store exists, so neither start-up
+    nor a workspace without runs pays for importing MLflow.
+    """
+    folders = [Path(p) for f in server.workspace.folders.values() if (p := to_fs_path(f.uri))]
+    if not folders and server.workspace.root_path:
+        folders = [Path(server.workspace.root_path)]
+    if not folders or not (server.tracking_uri or any((f / "mlflow.db").exists() for f in folders)):
+        return
+
+    def reconcile() -> None:
+        from mlworkbench.errors import MlWorkbenchError
+        from mlworkbench.runs.launcher import resolve_tracking_uri
+        from mlworkbench.runs.reconcile import reconcile_stale_runs
+
+        uris = {resolve_tracking_uri(folder, server.tracking_uri) for folder in folders}
+        for uri in sorted(uris):
+            try:
+                ended = reconcile_stale_runs(uri)
+            except MlWorkbenchError as error:
+                server.window_log_message(
+                    types.LogMessageParams(type=types.MessageType.Warning, message=str(error))
+                )
+                continue
+            for run_id in ended:
+                server.protocol.notify(
+                    NOTIFICATIONS["RUN_STATUS"],
+                    {"runId": run_id, "status": "FAILED", "error": "its process ended unrecorded"},
+                )
+
+    threading.Thread(target=reconcile, name="reconcile-runs", daemon=True).start()
+
+
+def register(server: WorkbenchServer) -> None:
+    @server.feature(REQUESTS["START_RUN"])
+    @server.thread()
+    def start_run(ls: WorkbenchServer, params: Any) -> dict[str, object]:
+        return ls.runs.start(params)
+
+    @server.feature(REQUESTS["PREPARE_DEBUG_RUN"])
+    @server.thread()
+    def prepare_debug_run(ls: WorkbenchServer, params: Any) -> dict[str, object]:
+        from mlworkbench.errors import MlWorkbenchError
+        from mlworkbench.runs.launcher import debug_launch
+
+        if not ls.trusted:
+            raise JsonRpcException(
+                code=ERROR_CODES["UNTRUSTED_WORKSPACE"],
+                message="ML Workbench runs nothing in Restricted Mode: trust the workspace first.",
+            )
+        script = Path(to_fs_path(params.uri) or params.uri)
+        workspace = Path(to_fs_path(params.workspaceUri) or params.workspaceUri)
+        try:
+            return debug_launch(
+                script,
+                list(getattr(params, "args", None) or []),
+                workspace=workspace,
+                python=sys.executable,
+            )
+        except MlWorkbenchError as error:
+            raise to_lsp_error(error) from error
+
+    @server.feature(REQUESTS["CANCEL_RUN"])
+    def cancel_run(ls: WorkbenchServer, params: Any) -> dict[str, object]:
+        ls.runs.cancel(params.runId)
+        return {}
+
+    @server.feature(REQUESTS["LIST_RUNS"])
+    @server.thread()
+    def list_runs(ls: WorkbenchServer, params: Any) -> dict[str, object]:
+        from mlworkbench.errors import MlWorkbenchError
+        from mlworkbench.run_listing import list_runs
+
+        workspace = Path(to_fs_path(params.workspaceUri) or params.workspaceUri)
+        try:
+            runs = list_runs(workspace, tracking_uri=ls.tracking_uri, max_results=200)
+        except MlWorkbenchError as error:
+            raise to_lsp_error(error) from error
+        if ls.script_runs.update(runs):
+            ls.refresh_code_lenses()
+        return {"runs": [run.to_dict() for run in runs], "running": ls.runs.running()}
