@@ -97,7 +97,7 @@ async function cancelFromAnywhere(runs: RunController, item: unknown): Promise<v
     await runs.cancel(runId);
     return;
   }
-  await showRunning(runs);
+  await showRunning(runs, "cancel");
 }
 
 export async function deactivate(): Promise<void> {

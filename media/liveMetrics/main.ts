@@ -117,7 +117,10 @@ class LiveMetricsApp {
     this.charts.set(key, chart);
     this.keysChanged = true;
     // Charts stay in key order, whatever order their first points arrive in.
-    const next = [...this.charts.values()].find((other) => other !== chart && compareKeys(key, other.series.key) < 0);
+    // The smallest key greater than this one (not the first-added greater one).
+    const next = [...this.charts.values()]
+      .filter((other) => other !== chart && compareKeys(key, other.series.key) < 0)
+      .sort((a, b) => compareKeys(a.series.key, b.series.key))[0];
     this.view.charts.insertBefore(chart.element, next?.element ?? null);
     chart.hidden = this.state.metric !== "" && this.state.metric !== key;
     this.resizeObserver.observe(chart.container);

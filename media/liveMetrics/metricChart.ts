@@ -38,7 +38,8 @@ function chartSpec(key: string, xAxis: XAxis): VisualizationSpec {
       {
         data: { name: DATA },
         // Non-finite values never reach the data, so the per-point validity test can go.
-        mark: { type: "line", interpolate: "linear", invalid: "show" },
+        // Small points too: a metric logged once (most autologged scores) is otherwise invisible.
+        mark: { type: "line", interpolate: "linear", invalid: "show", point: { filled: true, size: 18 } },
         encoding: {
           x,
           y: { field: "value", type: "quantitative", title: null, scale: { zero: false } },

@@ -68,6 +68,18 @@ class OutputBatcher:
         )
 
 
+def launch_target(server: WorkbenchServer, params: Any) -> tuple[Path, Path]:
+    """The script and workspace of a launch request, once the workspace is known trusted."""
+    if not server.trusted:
+        raise JsonRpcException(
+            code=ERROR_CODES["UNTRUSTED_WORKSPACE"],
+            message="ML Workbench runs nothing in Restricted Mode: trust the workspace first.",
+        )
+    script = Path(to_fs_path(params.uri) or params.uri)
+    workspace = Path(to_fs_path(params.workspaceUri) or params.workspaceUri)
+    return script, workspace
+
+
 class RunSessions:
     """The runs this server started and still follows, by run id."""
 
@@ -80,13 +92,7 @@ class RunSessions:
         from mlworkbench.errors import MlWorkbenchError
         from mlworkbench.runs.launcher import start_run
 
-        if not self._server.trusted:
-            raise JsonRpcException(
-                code=ERROR_CODES["UNTRUSTED_WORKSPACE"],
-                message="ML Workbench runs nothing in Restricted Mode: trust the workspace first.",
-            )
-        script = Path(to_fs_path(params.uri) or params.uri)
-        workspace = Path(to_fs_path(params.workspaceUri) or params.workspaceUri)
+        script, workspace = launch_target(self._server, params)
         try:
             handle = start_run(
                 script,
@@ -216,13 +222,7 @@ def register(server: WorkbenchServer) -> None:
         from mlworkbench.errors import MlWorkbenchError
         from mlworkbench.runs.launcher import debug_launch
 
-        if not ls.trusted:
-            raise JsonRpcException(
-                code=ERROR_CODES["UNTRUSTED_WORKSPACE"],
-                message="ML Workbench runs nothing in Restricted Mode: trust the workspace first.",
-            )
-        script = Path(to_fs_path(params.uri) or params.uri)
-        workspace = Path(to_fs_path(params.workspaceUri) or params.workspaceUri)
+        script, workspace = launch_target(ls, params)
         try:
             return debug_launch(
                 script,

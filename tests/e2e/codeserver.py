@@ -120,6 +120,15 @@ def descendants(root: int) -> dict[int, str]:
     return found
 
 
+def processes_with(text: str) -> dict[int, str]:
+    """Every live process on the machine whose command line contains ``text``: pid -> cmdline.
+
+    Not only descendants: a process that left its session (or was re-parented to init) counts.
+    """
+    own = os.getpid()
+    return {pid: cmd for pid, (_, cmd) in _proc_table().items() if text in cmd and pid != own}
+
+
 def server_pids(root: int) -> list[int]:
     """The ML Workbench language servers that descend from the code-server process ``root``."""
     return sorted(
@@ -398,8 +407,11 @@ class Workbench:
     def _focus_workbench(self) -> None:
         self.page.locator(".monaco-workbench").first.focus()
 
-    def run_command(self, title: str, timeout: float = 20) -> None:
-        """F1, type the command's title, pick the entry with that exact title."""
+    def run_command(self, title: str, timeout: float = 20, *, asks: bool = False) -> None:
+        """F1, type the command's title, pick the entry with that exact title.
+
+        ``asks``: the command opens a quick pick of its own (answer it with :meth:`pick`).
+        """
         self.dismiss_quick_input()
         self.page.keyboard.press("F1")
         box = self.page.locator(".quick-input-widget .quick-input-box input")
@@ -411,7 +423,26 @@ class Workbench:
         row.first.wait_for(state="visible", timeout=timeout * 1000)
         self.shot(f"palette {title}")
         row.first.click()
-        self.page.locator(".quick-input-widget").wait_for(state="hidden", timeout=timeout * 1000)
+        if not asks:
+            self.page.locator(".quick-input-widget").wait_for(
+                state="hidden", timeout=timeout * 1000
+            )
+
+    def pick(self, text: str | re.Pattern[str], timeout: float = 20) -> None:
+        """In the open quick pick, click the entry whose text (label and description) has
+        ``text`` (a string, or a regex over the label)."""
+        rows = self.page.locator(".quick-input-widget .monaco-list-row")
+        if isinstance(text, str):
+            row = rows.filter(has_text=text)
+        else:
+            row = rows.filter(has=self.page.locator(".label-name", has_text=text))
+        try:
+            row.first.wait_for(state="visible", timeout=timeout * 1000)
+        except Exception:
+            self.shot("quick pick entry missing")
+            raise
+        self.shot(f"pick {text if isinstance(text, str) else text.pattern}")
+        row.first.click()
 
     def open_file(self, name: str, timeout: float = 30) -> None:
         """Ctrl+P, type the file name, open it; wait until its editor tab is active."""
@@ -425,9 +456,10 @@ class Workbench:
         )
         row.first.wait_for(state="visible", timeout=timeout * 1000)
         row.first.click()
-        self.page.locator(".tabs-container .tab.active", has_text=name).wait_for(
-            timeout=timeout * 1000
-        )
+        # By the tab's file name: a webview beside it ("Metrics: <name>") is active too.
+        self.page.locator(
+            f".tabs-container .tab.active[data-resource-name={json.dumps(name)}]"
+        ).wait_for(timeout=timeout * 1000)
         self.page.locator(".editor-instance .monaco-editor .view-lines").first.wait_for(
             timeout=timeout * 1000
         )
@@ -459,6 +491,68 @@ class Workbench:
         return self.page.locator(".pane").filter(
             has=self.page.locator(".pane-header", has_text=re.compile(re.escape(title), re.I))
         )
+
+    def show_view(self, container: str, view: str, timeout: float = 30) -> Any:
+        """Open the activity-bar ``container`` (without toggling it closed); return ``view``."""
+        pane = self.view_pane(view)
+        sidebar = self.page.locator("#workbench\\.parts\\.sidebar")
+        title = sidebar.locator(".composite.title .title-label")
+        shown = sidebar.is_visible() and container.lower() in title.inner_text().lower()
+        if not shown:
+            self.activity_item(container).click()
+        # A container with a single view hides that view's header: wait for its body.
+        header = pane.locator(".pane-header").first
+        header.wait_for(state="attached", timeout=timeout * 1000)
+        if header.is_visible() and header.get_attribute("aria-expanded") == "false":
+            header.click()
+        pane.locator(".pane-body").first.wait_for(state="visible", timeout=timeout * 1000)
+        return pane
+
+    def tree_labels(self, view: str) -> list[str]:
+        """The aria-labels of the rows of the tree in ``view`` (what a screen reader reads)."""
+        rows = self.view_pane(view).locator(".monaco-list-row")
+        return [label for label in rows.evaluate_all("rs => rs.map(r => r.ariaLabel)") if label]
+
+    def tree_row(self, view: str, aria_label: str) -> Any:
+        """The row of the tree in ``view`` whose aria-label is exactly ``aria_label``."""
+        return self.view_pane(view).locator(
+            f".monaco-list-row[aria-label={json.dumps(aria_label)}]"
+        )
+
+    def click_row_action(self, row: Any, title: str) -> None:
+        """Hover a tree row so its inline actions show, then click the one titled ``title``."""
+        row.hover()
+        action = row.locator(f'.actions .action-label[aria-label^="{title}"]')
+        action.first.wait_for(state="visible")
+        action.first.click()
+
+    # webviews
+
+    def webview_frame(self, selector: str, has_text: str | None = None) -> Any | None:
+        """The frame of a webview (VS Code nests each in two iframes) that shows ``selector``."""
+        for frame in self.page.frames:
+            if frame is self.page.main_frame or frame.is_detached():
+                continue
+            with contextlib.suppress(Exception):
+                found = frame.locator(selector)
+                if has_text is not None:
+                    found = found.filter(has_text=has_text)
+                if found.count() and found.first.is_visible():
+                    return frame
+        return None
+
+    def wait_webview_frame(
+        self, selector: str, has_text: str | None = None, timeout: float = 30
+    ) -> Any:
+        try:
+            return wait_for(
+                lambda: self.webview_frame(selector, has_text),
+                timeout,
+                message=f"a webview showing {selector!r} with {has_text!r}",
+            )
+        except TimeoutError:
+            self.shot("webview missing")
+            raise
 
     # status bar
 
@@ -558,6 +652,16 @@ class Workbench:
         names += [" ".join(t.split()) for t in single.all_inner_texts()]
         return [n for n in names if n]
 
+    def terminal_tabs(self) -> list[str]:
+        """The names in the terminal tabs list, one per terminal (the list is always shown)."""
+        tabs = self.page.locator(".terminal-tabs-entry .monaco-icon-label")
+        return [" ".join(t.split()) for t in tabs.all_inner_texts()]
+
+    def focus_terminal(self) -> None:
+        """Click into the active terminal so keys go to it."""
+        self.page.locator(".terminal-wrapper.active .xterm-screen").first.click()
+        self.page.locator(".terminal-wrapper.active .xterm.focus").first.wait_for()
+
     def terminal_text(self) -> str:
         rows = self.page.locator(".terminal-wrapper.active .xterm-rows")
         if not rows.count():
@@ -612,6 +716,7 @@ __all__: Sequence[str] = [
     "launch_chromium",
     "make_workspace",
     "node_env",
+    "processes_with",
     "server_pids",
     "wait_for",
     "write_settings",

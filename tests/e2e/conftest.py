@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import shutil
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -62,12 +62,28 @@ def pw() -> Iterator[Playwright]:
 
 
 @contextlib.contextmanager
-def open_editor(pw: Playwright, tmp: Path, name: str, *, trusted: bool) -> Iterator[Editor]:
+def open_editor(
+    pw: Playwright,
+    tmp: Path,
+    name: str,
+    *,
+    trusted: bool,
+    files: Mapping[str, str] | None = None,
+) -> Iterator[Editor]:
+    """An editor on a fresh copy of demo/, plus ``files`` (relative path -> text).
+
+    Extra files are written before the editor opens: Quick Open may not list a file created
+    later for a while (its file index is refreshed by the watcher, not on every search).
+    """
     artifacts = ARTIFACTS_DIR / name
     shutil.rmtree(artifacts, ignore_errors=True)
     artifacts.mkdir(parents=True)
     user_data, extensions = tmp / "user-data", tmp / "extensions"
     workspace = make_workspace(tmp / "workspace")
+    for relative, text in (files or {}).items():
+        target = workspace / relative
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(text)
     write_settings(user_data, VENV_PYTHON)
     (artifacts / "install.log").write_text(install_extension(user_data, extensions))
     server = CodeServer(
@@ -106,9 +122,19 @@ def per_test(editor: Editor, request: pytest.FixtureRequest) -> Iterator[Editor]
 
 
 @pytest.fixture(scope="class")
-def trusted_editor(pw: Playwright, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Editor]:
-    """One editor shared by a class of tests: workspace trusted (--disable-workspace-trust)."""
-    with open_editor(pw, tmp_path_factory.mktemp("trusted"), "trusted-editor", trusted=True) as ed:
+def trusted_editor(
+    pw: Playwright, tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest
+) -> Iterator[Editor]:
+    """One editor shared by a class of tests: workspace trusted (--disable-workspace-trust).
+
+    A test class may set ``editor_name`` (its logs then go to artifacts/<editor_name>/ rather
+    than artifacts/trusted-editor/, so two classes' editors do not overwrite each other's logs)
+    and ``workspace_files`` (relative path -> text, added to the copy of demo/).
+    """
+    name = getattr(request.cls, "editor_name", "trusted-editor")
+    files = getattr(request.cls, "workspace_files", None)
+    tmp = tmp_path_factory.mktemp("trusted")
+    with open_editor(pw, tmp, name, trusted=True, files=files) as ed:
         yield ed
 
 

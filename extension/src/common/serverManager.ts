@@ -117,7 +117,12 @@ export class ServerManager implements vscode.Disposable {
     const serverOptions = (): Promise<ChildProcess> => {
       this.stderr.clear();
       const child = spawn(python, [launcherPath(this.context.extensionPath)], {
-        env: { ...process.env, ...settings.serverExtraEnv, PYTHONUNBUFFERED: "1" },
+        env: {
+          MLFLOW_LOGGING_LEVEL: "WARNING",
+          ...process.env,
+          ...settings.serverExtraEnv,
+          PYTHONUNBUFFERED: "1",
+        },
         stdio: "pipe",
         windowsHide: true,
       });
@@ -226,7 +231,17 @@ export class ServerManager implements vscode.Disposable {
       await client.dispose().catch(() => undefined);
     }
     if (child && child.exitCode === null && child.signalCode === null) {
-      child.kill("SIGKILL");
+      // Give it a moment after `exit`: a hard kill mid-write can leave a store half-migrated.
+      const exited = await new Promise<boolean>((resolve) => {
+        const timer = setTimeout(() => resolve(false), 3_000);
+        child.once("exit", () => {
+          clearTimeout(timer);
+          resolve(true);
+        });
+      });
+      if (!exited) {
+        child.kill("SIGKILL");
+      }
     }
   }
 

@@ -197,6 +197,7 @@ export class RunController implements vscode.Disposable {
       return;
     }
     this.active.delete(p.runId);
+    traceInfo(`Run ${p.runId} ended ${p.status}${p.error ? `: ${p.error}` : ""}`);
     LiveMetricsPanel.get(p.runId)?.setStatus(asRunStatus(p.status), p.error);
     const result = p.result as { exit_code?: number | null; error_tail?: string | null; metrics?: Record<string, number> } | undefined;
     const file = path.basename(run.script);

@@ -33,7 +33,8 @@ export class RunningStatusBar implements vscode.Disposable {
   }
 }
 
-export async function showRunning(runs: RunController): Promise<void> {
+/** Pick a running run; `cancel` goes straight to cancelling it (the palette's Cancel Run). */
+export async function showRunning(runs: RunController, mode: "show" | "cancel" = "show"): Promise<void> {
   const active = runs.running;
   if (active.length === 0) {
     void vscode.window.showInformationMessage("ML Workbench: no runs are going.");
@@ -45,9 +46,16 @@ export async function showRunning(runs: RunController): Promise<void> {
       description: `${formatDuration(Date.now() - r.startedAt)} · ${r.runId.slice(0, 8)}`,
       run: r,
     })),
-    { title: "ML Workbench: running", placeHolder: "Pick a run to show its output" },
+    {
+      title: mode === "cancel" ? "ML Workbench: cancel a run" : "ML Workbench: running",
+      placeHolder: mode === "cancel" ? "Pick the run to cancel" : "Pick a run to show or cancel",
+    },
   );
   if (!picked) {
+    return;
+  }
+  if (mode === "cancel") {
+    await runs.cancel(picked.run.runId);
     return;
   }
   const action = await vscode.window.showQuickPick(["Show output", "Cancel run"], { title: picked.label });

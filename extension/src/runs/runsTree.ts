@@ -42,7 +42,8 @@ export class RunsTreeProvider implements vscode.TreeDataProvider<Node>, vscode.D
     this.scriptFilter = script;
     await vscode.commands.executeCommand("setContext", ContextKeys.RUNS_FILTERED, script !== undefined);
     if (this.view) {
-      this.view.description = script ? `${path.basename(script)} only` : undefined;
+      // A message, not the description: a container's only view hides its header.
+      this.view.message = script ? `Runs of ${path.basename(script)} only — Show All Runs clears this.` : undefined;
     }
     this.refresh();
   }

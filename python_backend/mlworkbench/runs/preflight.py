@@ -178,4 +178,7 @@ def child_environment(
     env.pop("MLFLOW_RUN_ID", None)
     env["MLFLOW_TRACKING_URI"] = tracking_uri
     env["PYTHONUNBUFFERED"] = "1"  # output reaches the log (and the user) as it is printed
+    # MLflow's INFO chatter ("Creating initial MLflow database tables…") is not the script's
+    # output; a user who wants it sets the variable themselves.
+    env.setdefault("MLFLOW_LOGGING_LEVEL", "WARNING")
     return env
