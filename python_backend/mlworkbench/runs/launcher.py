@@ -12,17 +12,12 @@ no live chart) not at all in this process: the bootstrap reports the outcome in 
 from __future__ import annotations
 
 import contextlib
-import json
-import os
 import signal
 import subprocess
 import sys
-import tempfile
 import threading
 import time
-import uuid
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -34,15 +29,17 @@ from mlworkbench.errors import (
 from mlworkbench.runs import run_records
 from mlworkbench.runs.child.proc_info import host_name, session_members
 from mlworkbench.runs.child.store_open import sqlite_path
+from mlworkbench.runs.launch_plan import (
+    LaunchFiles,
+    LaunchPlan,
+    debug_launch,
+    prepare_launch,
+)
 from mlworkbench.runs.log_tail import LogTail, tail_lines
 from mlworkbench.runs.preflight import (
-    check_script,
-    check_tracking_store,
-    child_environment,
     resolve_tracking_uri,
 )
 from mlworkbench.runs.process_group import GroupStopper, signal_group, spawn
-from mlworkbench.runs.provenance import provenance_tags
 from mlworkbench.runs.reconcile import reconcile_stale_runs
 from mlworkbench.runs.results import MetricPoint, RunResult
 from mlworkbench.runs.tensorboard_mirror import TensorBoardMirror
@@ -62,121 +59,12 @@ __all__ = [
     "start_run",
 ]
 
-BOOTSTRAP = Path(__file__).with_name("bootstrap.py")
 HANDSHAKE_TIMEOUT_S = 120.0  # a first run creates the SQLite schema: seconds, not minutes
 OUTPUT_POLL_S = 0.05
 METRICS_POLL_S = 2.0
 
 OutputCallback = Callable[[str], None]
 MetricsCallback = Callable[[list[MetricPoint]], None]
-
-
-@dataclass(frozen=True)
-class _LaunchFiles:
-    """One launch's files in the temp folder: what the two processes tell each other."""
-
-    folder: Path
-
-    @classmethod
-    def create(cls) -> _LaunchFiles:
-        root = Path(tempfile.gettempdir()) / "mlworkbench-runs"
-        root.mkdir(exist_ok=True)
-        folder = root / uuid.uuid4().hex
-        folder.mkdir(mode=0o700)  # the spec and the log may hold secrets from the command line
-        return cls(folder)
-
-    spec = property(lambda self: self.folder / "spec.json")
-    handshake = property(lambda self: self.folder / "handshake.json")
-    result = property(lambda self: self.folder / "result.json")
-    params = property(lambda self: self.folder / "params.json")
-    log = property(lambda self: self.folder / "output.log")  # the artifact's name too
-
-    def remove_messages(self) -> None:
-        for path in (self.spec, self.handshake, self.result, self.params):
-            path.unlink(missing_ok=True)
-
-
-@dataclass(frozen=True)
-class LaunchPlan:
-    """Everything needed to start the bootstrap: checked input, files, command, environment."""
-
-    command: list[str]
-    env: dict[str, str]
-    cwd: Path
-    tracking_uri: str
-    files: _LaunchFiles
-
-
-def prepare_launch(
-    script: Path,
-    args: Sequence[str] = (),
-    *,
-    workspace: Path,
-    python: str = sys.executable,
-    experiment: str | None = None,
-    run_name: str | None = None,
-    tracking_uri: str | None = None,
-    env: Mapping[str, str] | None = None,
-) -> LaunchPlan:
-    """Check the input (typed errors, before any run exists) and write the bootstrap's spec.
-
-    `start_run` spawns the plan itself; a debugger launches the same plan (`debug_launch`), so
-    a debugged run is tracked exactly like a plain one.
-    """
-    from mlworkbench.script_analysis import analyze_file
-
-    script_path, workspace_path = check_script(script, workspace)
-    uri = resolve_tracking_uri(workspace_path, tracking_uri)
-    check_tracking_store(uri, workspace_path)
-    frameworks = analyze_file(script_path).frameworks
-
-    files = _LaunchFiles.create()
-    spec = {
-        "tracking_uri": uri,
-        "experiment": experiment,
-        "run_name": run_name,
-        "frameworks": frameworks,
-        "handshake_file": str(files.handshake),
-        "result_file": str(files.result),
-        "params_file": str(files.params),
-        "log_path": str(files.log),
-        "tags": provenance_tags(
-            script_path,
-            args,
-            workspace=workspace_path,
-            python=python,
-            frameworks=frameworks,
-            log_path=files.log,
-        ),
-    }
-    files.spec.write_text(json.dumps(spec))
-    return LaunchPlan(
-        command=[python, str(BOOTSTRAP), str(files.spec), str(script_path), *args],
-        env=child_environment(os.environ, env, uri),
-        cwd=workspace_path,
-        tracking_uri=uri,
-        files=files,
-    )
-
-
-def debug_launch(
-    script: Path, args: Sequence[str] = (), *, workspace: Path, python: str = sys.executable
-) -> dict[str, object]:
-    """A debugger launch configuration's parts for a tracked run of `script`.
-
-    The debugger runs the bootstrap as its program; the bootstrap creates the run and records
-    its end itself, so nothing has to follow the process. Only the environment variables the
-    run adds are returned: the debugger merges them into its own environment.
-    """
-    plan = prepare_launch(script, args, workspace=workspace, python=python)
-    added = {k: v for k, v in plan.env.items() if os.environ.get(k) != v}
-    return {
-        "python": plan.command[0],
-        "program": plan.command[1],
-        "args": plan.command[2:],
-        "env": added,
-        "cwd": str(plan.cwd),
-    }
 
 
 def start_run(
@@ -230,7 +118,7 @@ def start_run(
 
 
 def _await_handshake(
-    process: subprocess.Popen[bytes], files: _LaunchFiles, python: str, uri: str
+    process: subprocess.Popen[bytes], files: LaunchFiles, python: str, uri: str
 ) -> dict[str, Any]:
     deadline = time.monotonic() + HANDSHAKE_TIMEOUT_S
     while (data := run_records.read_json(files.handshake)) is None:
@@ -261,7 +149,7 @@ def _await_handshake(
     raise RunStartError(message, "" if kind == "experiment_deleted" else tail_lines(files.log))
 
 
-def _abandon(process: subprocess.Popen[bytes], files: _LaunchFiles, uri: str) -> None:
+def _abandon(process: subprocess.Popen[bytes], files: LaunchFiles, uri: str) -> None:
     """Stop a launch that failed or was interrupted (Ctrl+C) before start_run returned: nobody
     would follow that run, so it must not go on training unseen, nor stay RUNNING."""
     if process.poll() is None:
@@ -292,7 +180,7 @@ class RunHandle:
         run_id: str,
         experiment_id: str,
         process: subprocess.Popen[bytes],
-        files: _LaunchFiles,
+        files: LaunchFiles,
         tracking_uri: str,
         workspace: Path,
         started_s: float,
