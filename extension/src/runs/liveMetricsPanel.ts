@@ -59,6 +59,8 @@ export class LiveMetricsPanel {
     this.feed = new LiveMetricsFeed(runId, title, (message) => this.post(message));
     LiveMetricsPanel.panels.set(runId, this);
     panel.title = panelTitle(title);
+    // The page carries its Content-Security-Policy (default-src 'none', nonce'd script, no
+    // remote resources): webview/html.ts is the one place webview HTML is written.
     panel.webview.html = bundlePageHtml(panel.webview, extensionUri, "liveMetrics", "Live metrics");
     this.disposables.push(
       this.disposed,
