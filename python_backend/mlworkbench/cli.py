@@ -12,11 +12,11 @@ import sys
 from collections.abc import Sequence
 
 from mlworkbench import __version__
-from mlworkbench.commands import Subcommand, analyze, doctor, run
+from mlworkbench.commands import Subcommand, analyze, doctor, run, runs
 from mlworkbench.errors import MlWorkbenchError
 
 # Listed in `mlworkbench --help` in this order.
-SUBCOMMANDS: tuple[Subcommand, ...] = (analyze.COMMAND, run.COMMAND, doctor.COMMAND)
+SUBCOMMANDS: tuple[Subcommand, ...] = (analyze.COMMAND, run.COMMAND, runs.COMMAND, doctor.COMMAND)
 
 EXIT_USAGE = 2  # argparse's own status for bad arguments; user errors share it
 

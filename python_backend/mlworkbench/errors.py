@@ -209,3 +209,40 @@ class RunStartError(MlWorkbenchError):
     @property
     def data(self) -> dict[str, object]:
         return {"reason": self.reason, "output": self.output}
+
+
+class InvalidFilterError(MlWorkbenchError):
+    """A run filter or order-by key could not be parsed or cannot be expressed for MLflow.
+
+    `position` is the 0-based character offset in `query` where the problem was found (None
+    for problems of the whole filter, such as expanding into too many MLflow queries).
+    """
+
+    code = "INVALID_FILTER"
+
+    def __init__(self, reason: str, query: str, position: int | None) -> None:
+        where = f" at position {position}" if position is not None else ""
+        super().__init__(f"invalid filter: {reason}{where}")
+        self.reason = reason
+        self.query = query
+        self.position = position
+
+    @property
+    def data(self) -> dict[str, object]:
+        return {"reason": self.reason, "query": self.query, "position": self.position}
+
+
+class UnknownExperimentError(MlWorkbenchError):
+    """An experiment was asked for by a name the tracking store does not have (or has deleted)."""
+
+    code = "UNKNOWN_EXPERIMENT"
+
+    def __init__(self, name: str, known: Sequence[str]) -> None:
+        names = ", ".join(repr(k) for k in known) or "none"
+        super().__init__(f"no active experiment named {name!r}; known experiments: {names}")
+        self.name = name
+        self.known = list(known)
+
+    @property
+    def data(self) -> dict[str, object]:
+        return {"name": self.name, "known": self.known}

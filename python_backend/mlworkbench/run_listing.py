@@ -52,13 +52,24 @@ def _int_or_none(text: str | None) -> int | None:
 
 
 def list_runs(
-    workspace: Path, *, tracking_uri: str | None = None, max_results: int = 200
+    workspace: Path,
+    *,
+    tracking_uri: str | None = None,
+    max_results: int = 200,
+    filter: str | None = None,
+    order_by: str | None = None,
+    experiment: str | None = None,
 ) -> list[RunSummary]:
-    """Newest first, across the store's active experiments."""
+    """Newest first (or by `order_by`), across the store's active experiments or `experiment`.
+
+    `filter` is the language of `mlworkbench.run_filter` (MLflow's syntax plus `or`, `in` and
+    ranges); it and `order_by` are checked before the store is opened.
+    """
     from mlflow.entities import ViewType
     from mlflow.tracking import MlflowClient
 
-    from mlworkbench.errors import TrackingStoreCorruptError
+    from mlworkbench.errors import TrackingStoreCorruptError, UnknownExperimentError
+    from mlworkbench.run_filter import parse_order_by, search_runs_filtered, to_mlflow_filters
     from mlworkbench.runs.child.store_open import (
         StoreOpenError,
         refuse_silent_migration,
@@ -67,6 +78,9 @@ def list_runs(
     from mlworkbench.runs.launcher import resolve_tracking_uri
     from mlworkbench.runs.preflight import check_reachable, check_sqlite_readable
 
+    to_mlflow_filters(filter)  # an invalid filter is reported even without a store
+    order = [order_by] if order_by else ["attributes.start_time DESC"]
+    parse_order_by(order[0])
     uri = resolve_tracking_uri(workspace, tracking_uri)
     db_path = sqlite_path(uri)
     if db_path is not None:
@@ -84,13 +98,15 @@ def list_runs(
     experiments = {
         e.experiment_id: e.name for e in client.search_experiments(view_type=ViewType.ACTIVE_ONLY)
     }
-    if not experiments:
+    experiment_ids = list(experiments)
+    if experiment is not None:
+        matching = [i for i, name in experiments.items() if name == experiment]
+        if not matching:
+            raise UnknownExperimentError(experiment, sorted(experiments.values()))
+        experiment_ids = matching
+    if not experiment_ids:
         return []
-    runs = client.search_runs(
-        experiment_ids=list(experiments),
-        order_by=["attributes.start_time DESC"],
-        max_results=max_results,
-    )
+    runs = search_runs_filtered(client, experiment_ids, filter, order, max_results)
     return [
         RunSummary(
             run_id=run.info.run_id,
