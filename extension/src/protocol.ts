@@ -47,6 +47,8 @@ export const ErrorCodes = {
   MISSING_PACKAGE: 1015,
   UNTRUSTED_WORKSPACE: 1016,
   RUN_START_FAILED: 1017,
+  INVALID_FILTER: 1018,
+  UNKNOWN_EXPERIMENT: 1019,
 } as const;
 
 export const Views = {

@@ -66,6 +66,8 @@ ERROR_CODES: Final[dict[str, int]] = {
     "MISSING_PACKAGE": 1015,
     "UNTRUSTED_WORKSPACE": 1016,
     "RUN_START_FAILED": 1017,
+    "INVALID_FILTER": 1018,
+    "UNKNOWN_EXPERIMENT": 1019,
 }
 
 # --- views and context keys ---------------------------------------------------------------
