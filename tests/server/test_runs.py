@@ -283,3 +283,33 @@ async def test_a_debug_launch_is_tracked_like_a_run(
     assert run.info.status == "FINISHED"
     assert run.data.params["epochs"] == "3"
     assert run.data.tags["mlworkbench.exit_code"] == "0"
+
+
+async def test_the_tracking_uri_setting_sends_runs_elsewhere(
+    tmp_path: Path, uninitialized: LanguageClient
+) -> None:
+    elsewhere = tmp_path / "shared-store"
+    elsewhere.mkdir()
+    workspace = tmp_path / "ws"
+    workspace.mkdir()
+    script = write_script(workspace, "train.py", "print('hello')\n")
+    inbox = Inbox(uninitialized)
+    await uninitialized.initialize_session(
+        types.InitializeParams(
+            capabilities=types.ClientCapabilities(),
+            initialization_options={
+                "trusted": True,
+                "trackingUri": f"sqlite:///{elsewhere / 'mlflow.db'}",
+            },
+        )
+    )
+    run_id = await start(uninitialized, script)
+    final = await inbox.status_of(run_id)
+    await uninitialized.shutdown_session()
+
+    assert final.status == "FINISHED"
+    assert not (workspace / "mlflow.db").exists()
+    from mlflow.tracking import MlflowClient
+
+    stored = MlflowClient(f"sqlite:///{elsewhere / 'mlflow.db'}").get_run(run_id)
+    assert stored.info.status == "FINISHED"

@@ -137,7 +137,7 @@ export class ServerManager implements vscode.Disposable {
       documentSelector: [{ scheme: "file", language: "python" }],
       outputChannel: this.log,
       revealOutputChannelOn: RevealOutputChannelOn.Never,
-      initializationOptions: { trusted: vscode.workspace.isTrusted },
+      initializationOptions: { trusted: vscode.workspace.isTrusted, trackingUri: settings.trackingUri },
       errorHandler: {
         error: () => ({ action: ErrorAction.Continue }),
         closed: () => {

@@ -7,6 +7,8 @@ export interface WorkbenchSettings {
   serverExtraEnv: Record<string, string>;
   setupExtras: string[];
   showLiveMetrics: boolean;
+  /** MLflow tracking URI for runs; "" = MLFLOW_TRACKING_URI or the workspace's mlflow.db. */
+  trackingUri: string;
 }
 
 export function readSettings(scope?: vscode.ConfigurationScope): WorkbenchSettings {
@@ -16,12 +18,14 @@ export function readSettings(scope?: vscode.ConfigurationScope): WorkbenchSettin
     serverExtraEnv: config.get<Record<string, string>>("server.extraEnv", {}),
     setupExtras: config.get<string[]>("setup.extras", ["tracking", "sklearn"]),
     showLiveMetrics: config.get<boolean>("runs.showLiveMetrics", true),
+    trackingUri: config.get<string>("trackingUri", "").trim(),
   };
 }
 
 export function affectsServer(event: vscode.ConfigurationChangeEvent): boolean {
   return (
     event.affectsConfiguration("mlWorkbench.python") ||
+    event.affectsConfiguration("mlWorkbench.trackingUri") ||
     event.affectsConfiguration("mlWorkbench.server") ||
     event.affectsConfiguration("mlWorkbench.trace")
   );
