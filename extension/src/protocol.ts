@@ -16,6 +16,35 @@ export const Commands = {
   REVEAL_SCRIPT_RUNS: "mlWorkbench.revealScriptRuns",
   CLEAR_RUNS_FILTER: "mlWorkbench.clearRunsFilter",
   SHOW_RUNNING: "mlWorkbench.showRunning",
+  FILTER_RUNS: "mlWorkbench.filterRuns",
+  SORT_RUNS: "mlWorkbench.sortRuns",
+  GROUP_RUNS_BY_SCRIPT: "mlWorkbench.groupRunsByScript",
+  UNGROUP_RUNS: "mlWorkbench.ungroupRuns",
+  LOAD_MORE_RUNS: "mlWorkbench.loadMoreRuns",
+  SHOW_DELETED_RUNS: "mlWorkbench.showDeletedRuns",
+  HIDE_DELETED_RUNS: "mlWorkbench.hideDeletedRuns",
+  COMPARE_RUNS: "mlWorkbench.compareRuns",
+  OPEN_RUN_LOG: "mlWorkbench.openRunLog",
+  OPEN_ARTIFACT: "mlWorkbench.openArtifact",
+  RERUN: "mlWorkbench.rerun",
+  RERUN_WITH: "mlWorkbench.rerunWith",
+  DEBUG_RUN: "mlWorkbench.debugRun",
+  RENAME_RUN: "mlWorkbench.renameRun",
+  NOTE_RUN: "mlWorkbench.noteRun",
+  TAG_RUN: "mlWorkbench.tagRun",
+  REMOVE_TAG: "mlWorkbench.removeTag",
+  DELETE_RUN: "mlWorkbench.deleteRun",
+  RESTORE_RUN: "mlWorkbench.restoreRun",
+  COPY_RUN_ID: "mlWorkbench.copyRunId",
+  REGISTER_MODEL: "mlWorkbench.registerModel",
+  REFRESH_MODELS: "mlWorkbench.refreshModels",
+  SET_MODEL_ALIAS: "mlWorkbench.setModelAlias",
+  REMOVE_MODEL_ALIAS: "mlWorkbench.removeModelAlias",
+  OPEN_MLFLOW_UI: "mlWorkbench.openMlflowUi",
+  OPEN_TENSORBOARD: "mlWorkbench.openTensorBoard",
+  STOP_MONITORS: "mlWorkbench.stopMonitors",
+  SET_TRACKING_TOKEN: "mlWorkbench.setTrackingToken",
+  CLEAR_TRACKING_TOKEN: "mlWorkbench.clearTrackingToken",
 } as const;
 
 export const Requests = {
@@ -25,6 +54,19 @@ export const Requests = {
   CANCEL_RUN: "mlworkbench/cancelRun",
   LIST_RUNS: "mlworkbench/listRuns",
   PREPARE_DEBUG_RUN: "mlworkbench/prepareDebugRun",
+  QUERY_RUNS: "mlworkbench/queryRuns",
+  LIST_EXPERIMENTS: "mlworkbench/listExperiments",
+  COMPARE_RUNS: "mlworkbench/compareRuns",
+  RUN_DETAILS: "mlworkbench/runDetails",
+  LIST_ARTIFACTS: "mlworkbench/listArtifacts",
+  RESOLVE_ARTIFACT: "mlworkbench/resolveArtifact",
+  EDIT_RUN: "mlworkbench/editRun",
+  LIST_MODELS: "mlworkbench/listModels",
+  REGISTER_MODEL: "mlworkbench/registerModel",
+  SET_MODEL_ALIAS: "mlworkbench/setModelAlias",
+  DELETE_MODEL_ALIAS: "mlworkbench/deleteModelAlias",
+  OPEN_MONITOR: "mlworkbench/openMonitor",
+  STOP_MONITORS: "mlworkbench/stopMonitors",
 } as const;
 
 export const Notifications = {
@@ -49,15 +91,29 @@ export const ErrorCodes = {
   RUN_START_FAILED: 1017,
   INVALID_FILTER: 1018,
   UNKNOWN_EXPERIMENT: 1019,
+  ARTIFACT_PATH_REFUSED: 1020,
+  ARTIFACT_NOT_FOUND: 1021,
+  INVALID_RUN_EDIT: 1022,
+  EXPERIMENT_DELETED: 1023,
+  TRACKING_STORE_TOO_NEW: 1024,
+  INVALID_ORDER_BY: 1030,
+  TOO_MANY_RUNS: 1031,
+  NO_MODEL_IN_RUN: 1040,
+  MODEL_NOT_FOUND: 1041,
+  MONITOR_START_FAILED: 1042,
 } as const;
 
 export const Views = {
   CONTAINER: "mlWorkbench",
   RUNS: "mlWorkbench.runs",
+  MODELS: "mlWorkbench.models",
 } as const;
 
 export const ContextKeys = {
   RUNS_FILTERED: "mlWorkbench.runsFiltered",
+  RUNS_GROUPED: "mlWorkbench.runsGrouped",
+  RUNS_SHOW_DELETED: "mlWorkbench.runsShowDeleted",
+  MONITORS_RUNNING: "mlWorkbench.monitorsRunning",
 } as const;
 
 export const StatusItems = {
@@ -67,6 +123,7 @@ export const StatusItems = {
 
 export const Webviews = {
   LIVE_METRICS: "mlWorkbench.liveMetrics",
+  COMPARE: "mlWorkbench.compare",
 } as const;
 
 export const ExitCodes = {

@@ -246,3 +246,19 @@ class UnknownExperimentError(MlWorkbenchError):
     @property
     def data(self) -> dict[str, object]:
         return {"name": self.name, "known": self.known}
+
+
+class RunNotFoundError(MlWorkbenchError):
+    """A run id the store does not have (mistyped, or from another tracking store)."""
+
+    code = "RUN_NOT_FOUND"
+
+    def __init__(self, run_id: str) -> None:
+        super().__init__(
+            f"no run {run_id!r} in this tracking store; check the id (`mlworkbench runs list`)"
+        )
+        self.run_id = run_id
+
+    @property
+    def data(self) -> dict[str, object]:
+        return {"runId": self.run_id}

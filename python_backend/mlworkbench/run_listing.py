@@ -66,35 +66,18 @@ def list_runs(
     ranges); it and `order_by` are checked before the store is opened.
     """
     from mlflow.entities import ViewType
-    from mlflow.tracking import MlflowClient
 
-    from mlworkbench.errors import TrackingStoreCorruptError, UnknownExperimentError
+    from mlworkbench.errors import UnknownExperimentError
     from mlworkbench.run_filter import parse_order_by, search_runs_filtered, to_mlflow_filters
-    from mlworkbench.runs.child.store_open import (
-        StoreOpenError,
-        refuse_silent_migration,
-        sqlite_path,
-    )
-    from mlworkbench.runs.launcher import resolve_tracking_uri
-    from mlworkbench.runs.preflight import check_reachable, check_sqlite_readable
+    from mlworkbench.tracking_client import open_client
 
     to_mlflow_filters(filter)  # an invalid filter is reported even without a store
     order = [order_by] if order_by else ["attributes.start_time DESC"]
     parse_order_by(order[0])
-    uri = resolve_tracking_uri(workspace, tracking_uri)
-    db_path = sqlite_path(uri)
-    if db_path is not None:
-        # Listing never creates a store, and never lets MLflow migrate or touch a bad one.
-        if not db_path.exists() or db_path.stat().st_size == 0:
-            return []
-        check_sqlite_readable(db_path)
-        try:
-            refuse_silent_migration(db_path)
-        except StoreOpenError as error:
-            raise TrackingStoreCorruptError(db_path, error.message) from error
-    elif uri.startswith(("http://", "https://")):
-        check_reachable(uri)
-    client = MlflowClient(tracking_uri=uri)
+    # Listing never creates a store, and never lets MLflow migrate or touch a bad one.
+    client = open_client(workspace, tracking_uri)
+    if client is None:
+        return []
     experiments = {
         e.experiment_id: e.name for e in client.search_experiments(view_type=ViewType.ACTIVE_ONLY)
     }

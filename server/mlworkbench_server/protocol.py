@@ -28,6 +28,39 @@ COMMANDS: Final[dict[str, str]] = {
     "REVEAL_SCRIPT_RUNS": "mlWorkbench.revealScriptRuns",
     "CLEAR_RUNS_FILTER": "mlWorkbench.clearRunsFilter",
     "SHOW_RUNNING": "mlWorkbench.showRunning",
+    # Run explorer (tree): filter, sort, group, paging, deleted runs.
+    "FILTER_RUNS": "mlWorkbench.filterRuns",
+    "SORT_RUNS": "mlWorkbench.sortRuns",
+    "GROUP_RUNS_BY_SCRIPT": "mlWorkbench.groupRunsByScript",
+    "UNGROUP_RUNS": "mlWorkbench.ungroupRuns",
+    "LOAD_MORE_RUNS": "mlWorkbench.loadMoreRuns",
+    "SHOW_DELETED_RUNS": "mlWorkbench.showDeletedRuns",
+    "HIDE_DELETED_RUNS": "mlWorkbench.hideDeletedRuns",
+    # Run actions (tree context menu and palette).
+    "COMPARE_RUNS": "mlWorkbench.compareRuns",
+    "OPEN_RUN_LOG": "mlWorkbench.openRunLog",
+    "OPEN_ARTIFACT": "mlWorkbench.openArtifact",
+    "RERUN": "mlWorkbench.rerun",
+    "RERUN_WITH": "mlWorkbench.rerunWith",
+    "DEBUG_RUN": "mlWorkbench.debugRun",
+    "RENAME_RUN": "mlWorkbench.renameRun",
+    "NOTE_RUN": "mlWorkbench.noteRun",
+    "TAG_RUN": "mlWorkbench.tagRun",
+    "REMOVE_TAG": "mlWorkbench.removeTag",
+    "DELETE_RUN": "mlWorkbench.deleteRun",
+    "RESTORE_RUN": "mlWorkbench.restoreRun",
+    "COPY_RUN_ID": "mlWorkbench.copyRunId",
+    # Model registry (Models view).
+    "REGISTER_MODEL": "mlWorkbench.registerModel",
+    "REFRESH_MODELS": "mlWorkbench.refreshModels",
+    "SET_MODEL_ALIAS": "mlWorkbench.setModelAlias",
+    "REMOVE_MODEL_ALIAS": "mlWorkbench.removeModelAlias",
+    # Monitoring servers and the tracking server's token.
+    "OPEN_MLFLOW_UI": "mlWorkbench.openMlflowUi",
+    "OPEN_TENSORBOARD": "mlWorkbench.openTensorBoard",
+    "STOP_MONITORS": "mlWorkbench.stopMonitors",
+    "SET_TRACKING_TOKEN": "mlWorkbench.setTrackingToken",
+    "CLEAR_TRACKING_TOKEN": "mlWorkbench.clearTrackingToken",
 }
 
 # --- custom LSP requests (client -> server) ------------------------------------------------
@@ -38,6 +71,23 @@ REQUESTS: Final[dict[str, str]] = {
     "CANCEL_RUN": "mlworkbench/cancelRun",
     "LIST_RUNS": "mlworkbench/listRuns",
     "PREPARE_DEBUG_RUN": "mlworkbench/prepareDebugRun",
+    # Run explorer: pages of runs from the summary cache, experiments, comparison data.
+    "QUERY_RUNS": "mlworkbench/queryRuns",
+    "LIST_EXPERIMENTS": "mlworkbench/listExperiments",
+    "COMPARE_RUNS": "mlworkbench/compareRuns",
+    # One run: details, artifacts, edits.
+    "RUN_DETAILS": "mlworkbench/runDetails",
+    "LIST_ARTIFACTS": "mlworkbench/listArtifacts",
+    "RESOLVE_ARTIFACT": "mlworkbench/resolveArtifact",
+    "EDIT_RUN": "mlworkbench/editRun",
+    # Model registry.
+    "LIST_MODELS": "mlworkbench/listModels",
+    "REGISTER_MODEL": "mlworkbench/registerModel",
+    "SET_MODEL_ALIAS": "mlworkbench/setModelAlias",
+    "DELETE_MODEL_ALIAS": "mlworkbench/deleteModelAlias",
+    # MLflow UI / TensorBoard servers the server starts on 127.0.0.1.
+    "OPEN_MONITOR": "mlworkbench/openMonitor",
+    "STOP_MONITORS": "mlworkbench/stopMonitors",
 }
 
 # --- custom LSP notifications (server -> client) ------------------------------------------
@@ -68,20 +118,38 @@ ERROR_CODES: Final[dict[str, int]] = {
     "RUN_START_FAILED": 1017,
     "INVALID_FILTER": 1018,
     "UNKNOWN_EXPERIMENT": 1019,
+    # Run explorer: details, edits, artifacts (1020-1029).
+    "ARTIFACT_PATH_REFUSED": 1020,
+    "ARTIFACT_NOT_FOUND": 1021,
+    "INVALID_RUN_EDIT": 1022,
+    "EXPERIMENT_DELETED": 1023,
+    "TRACKING_STORE_TOO_NEW": 1024,
+    # Summary cache and comparison (1030-1039).
+    "INVALID_ORDER_BY": 1030,
+    "TOO_MANY_RUNS": 1031,
+    # Registry and monitoring servers (1040-1049).
+    "NO_MODEL_IN_RUN": 1040,
+    "MODEL_NOT_FOUND": 1041,
+    "MONITOR_START_FAILED": 1042,
 }
 
 # --- views and context keys ---------------------------------------------------------------
 VIEWS: Final[dict[str, str]] = {
     "CONTAINER": "mlWorkbench",
     "RUNS": "mlWorkbench.runs",
+    "MODELS": "mlWorkbench.models",
 }
 
 # Context keys (`when` clauses) and status bar item ids the extension sets.
 CONTEXT_KEYS: Final[dict[str, str]] = {
     "RUNS_FILTERED": "mlWorkbench.runsFiltered",
+    "RUNS_GROUPED": "mlWorkbench.runsGrouped",
+    "RUNS_SHOW_DELETED": "mlWorkbench.runsShowDeleted",
+    "MONITORS_RUNNING": "mlWorkbench.monitorsRunning",
 }
 WEBVIEWS: Final[dict[str, str]] = {
     "LIVE_METRICS": "mlWorkbench.liveMetrics",
+    "COMPARE": "mlWorkbench.compare",
 }
 STATUS_ITEMS: Final[dict[str, str]] = {
     "SERVER": "mlWorkbench.status",
@@ -171,6 +239,13 @@ class _RunStatusDetails(TypedDict, total=False):
 class RunStatusParams(_RunStatusDetails):
     runId: str
     status: str
+
+
+# --- run explorer envelopes: summary cache, experiments, comparison (explorer_requests) ---
+
+# --- run explorer envelopes: details, artifacts, edits (run_requests) ---------------------
+
+# --- registry and monitoring envelopes (registry_requests, monitor_requests) --------------
 
 
 ENVELOPES: Final[list[type]] = [

@@ -107,6 +107,7 @@ class RunSessions:
             raise to_lsp_error(error) from error
         with self._lock:
             self._handles[handle.run_id] = handle
+        self._server.runs_changed(handle.run_id)
         self._server.protocol.notify(
             NOTIFICATIONS["RUN_STATUS"],
             {"runId": handle.run_id, "status": "RUNNING", "script": str(script)},
@@ -158,6 +159,7 @@ class RunSessions:
         finally:
             with self._lock:
                 self._handles.pop(handle.run_id, None)
+        self._server.runs_changed(handle.run_id)
         self._server.protocol.notify(NOTIFICATIONS["RUN_STATUS"], payload)
 
     def cancel(self, run_id: str) -> None:
@@ -202,6 +204,7 @@ def reconcile_in_background(server: WorkbenchServer) -> None:
                 )
                 continue
             for run_id in ended:
+                server.runs_changed(run_id)
                 server.protocol.notify(
                     NOTIFICATIONS["RUN_STATUS"],
                     {"runId": run_id, "status": "FAILED", "error": "its process ended unrecorded"},

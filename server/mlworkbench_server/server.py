@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from typing import Any
 
 from lsprotocol import types
@@ -24,6 +25,19 @@ class WorkbenchServer(LanguageServer):
         # Until the client says otherwise, assume the safe case: nothing may run.
         self.trusted = False
         self.tracking_uri: str | None = os.environ.get("MLFLOW_TRACKING_URI") or None
+        self._runs_changed_listeners: list[Callable[[str | None], None]] = []
+
+    def on_runs_changed(self, listener: Callable[[str | None], None]) -> None:
+        """Call `listener(run_id)` whenever this server changes a run (None: many or unknown).
+
+        The run summary cache listens to keep itself fresh without re-reading the whole store.
+        """
+        self._runs_changed_listeners.append(listener)
+
+    def runs_changed(self, run_id: str | None = None) -> None:
+        """Tell listeners a run was started, logged to, ended or edited through this server."""
+        for listener in list(self._runs_changed_listeners):
+            listener(run_id)
 
     def refresh_code_lenses(self) -> None:
         """Ask the client to re-request lenses, where it supports that."""
