@@ -15,7 +15,7 @@ PY_SOURCES := $(shell find python_backend server -name '*.py' -not -path '*/__py
 TS_SOURCES := $(shell find extension/src media -path media/dist -prune -o \( -name '*.ts' -o -name '*.css' \) -print)
 
 .PHONY: help demo test venv node build vsix bundle protocol lint test-python test-ts test-e2e \
-        e2e-deps bench clean
+        e2e-deps bench bench-explorer clean
 
 help:
 	@echo "make demo   install everything and open the demo workspace in VS Code (code-server)"
@@ -88,6 +88,10 @@ test: lint test-python test-ts test-e2e
 
 bench: $(STAMP)/venv
 	$(VPY) bench/startup.py
+
+# 10,000 runs: the store is built once (minutes) and cached under /tmp.
+bench-explorer: $(STAMP)/venv
+	$(VPY) bench/explorer.py
 
 demo: $(VSIX) e2e-deps
 	$(VPY) scripts/demo.py

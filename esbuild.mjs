@@ -21,6 +21,8 @@ const webviews = {
   entryPoints: [
     { in: "media/liveMetrics/main.ts", out: "liveMetrics" },
     { in: "media/liveMetrics/styles.css", out: "liveMetrics" },
+    { in: "media/compare/main.ts", out: "compare" },
+    { in: "media/compare/styles.css", out: "compare" },
   ],
   bundle: true,
   outdir: "media/dist",

@@ -16,7 +16,15 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "server"))
 sys.path.insert(0, str(ROOT / "python_backend"))
 
-from mlworkbench import doctor, run_listing, script_analysis  # noqa: E402
+from mlworkbench import (  # noqa: E402
+    doctor,
+    model_registry,
+    run_cache,
+    run_compare,
+    run_details,
+    run_listing,
+    script_analysis,
+)
 from mlworkbench_server import protocol  # noqa: E402
 
 # Payloads that cross the wire, as TypeScript interfaces generated from the dataclasses.
@@ -27,6 +35,15 @@ PAYLOADS: list[type] = [
     doctor.PackageStatus,
     doctor.DoctorReport,
     run_listing.RunSummary,
+    run_details.ArtifactEntry,
+    run_details.RunDetails,
+    run_cache.ExperimentInfo,
+    run_cache.RunPage,
+    run_compare.CompareRun,
+    run_compare.MetricSeries,
+    run_compare.CompareData,
+    model_registry.ModelVersionInfo,
+    model_registry.RegisteredModelInfo,
 ]
 
 TARGET = ROOT / "extension" / "src" / "protocol.ts"

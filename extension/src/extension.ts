@@ -10,7 +10,12 @@ import { RunController } from "./runs/runController";
 import { debugScript } from "./runs/debugRun";
 import { RunEvents } from "./runs/runEvents";
 import { RunningStatusBar, showRunning } from "./runs/runningStatusBar";
+import { RunActions } from "./runs/runActions";
 import { RunsTreeProvider } from "./runs/runsTree";
+import { registerRunsViewCommands } from "./runs/runsViewCommands";
+import { registerMonitorCommands } from "./monitor/monitorCommands";
+import { registerModelsView, registerModelFromRun } from "./registry/modelsView";
+import { registerTrackingToken } from "./common/trackingToken";
 import { openTrainingScript, runScript, runScriptWith, showScriptInfo, targetUri } from "./scripts/scriptCommands";
 import { setupEnvironment } from "./setup/setupEnvironment";
 
@@ -24,6 +29,8 @@ export function activate(context: vscode.ExtensionContext): void {
   const events = new RunEvents();
   const runs = new RunController(context.extensionUri, manager, events);
   const tree = new RunsTreeProvider(manager);
+  const actions = new RunActions(context, manager, runs, tree);
+  const models = registerModelsView(context, manager);
   const storeWatcher = vscode.workspace.createFileSystemWatcher("**/mlflow.db");
   let clientSubscriptions: vscode.Disposable[] = [];
 
@@ -35,7 +42,7 @@ export function activate(context: vscode.ExtensionContext): void {
     tree,
     storeWatcher,
     new RunningStatusBar(runs),
-    (tree.view = vscode.window.createTreeView(Views.RUNS, { treeDataProvider: tree, showCollapseAll: true })),
+    (tree.view = vscode.window.createTreeView(Views.RUNS, { treeDataProvider: tree, showCollapseAll: true, canSelectMany: true })),
     manager.onReady((client) => {
       disposeAll(clientSubscriptions);
       clientSubscriptions = events.attach(client);
@@ -68,13 +75,24 @@ export function activate(context: vscode.ExtensionContext): void {
       await vscode.commands.executeCommand(`${Views.RUNS}.focus`);
       await tree.setScriptFilter(target?.fsPath);
     }),
-    vscode.commands.registerCommand(Commands.CLEAR_RUNS_FILTER, () => tree.setScriptFilter(undefined)),
+    ...registerRunsViewCommands(context, manager, tree),
+    ...actions.register(),
+    vscode.commands.registerCommand(Commands.REGISTER_MODEL, async (item: unknown) => {
+      const runId = await actions.pickRun(item, "Register the model of which run?");
+      if (runId) {
+        await registerModelFromRun(manager, runId);
+        models.provider.refresh();
+      }
+    }),
     vscode.workspace.onDidChangeConfiguration((event) => {
       if (affectsServer(event)) {
         void manager.restart("settings changed");
       }
     }),
     vscode.workspace.onDidGrantWorkspaceTrust(() => void manager.restart("workspace trusted")),
+    models,
+    ...registerMonitorCommands(context, manager),
+    ...registerTrackingToken(context, manager),
   );
   void onInterpreterChanged(() => void manager.restart("interpreter changed")).then((watch) => {
     if (watch) {

@@ -101,6 +101,9 @@ export const ErrorCodes = {
   NO_MODEL_IN_RUN: 1040,
   MODEL_NOT_FOUND: 1041,
   MONITOR_START_FAILED: 1042,
+  SEVERAL_MODELS_IN_RUN: 1043,
+  INVALID_MODEL_NAME: 1044,
+  NO_EVENT_FILES: 1045,
 } as const;
 
 export const Views = {
@@ -209,6 +212,94 @@ export interface RunSummary {
   primary_metric: string | null;
 }
 
+export interface ArtifactEntry {
+  path: string;
+  is_dir: boolean;
+  size: number | null;
+}
+
+export interface RunDetails {
+  run_id: string;
+  experiment_id: string;
+  experiment_name: string;
+  run_name: string;
+  status: string;
+  start_time: number | null;
+  end_time: number | null;
+  script: string | null;
+  lifecycle_stage: string;
+  params: Record<string, string>;
+  metrics: Record<string, number>;
+  tags: Record<string, string>;
+  system_tags: Record<string, string>;
+  note: string | null;
+  artifact_uri: string;
+  log_artifact: string | null;
+  args: string[] | null;
+  models: string[];
+}
+
+export interface ExperimentInfo {
+  experiment_id: string;
+  name: string;
+  lifecycle_stage: string;
+  run_count: number;
+}
+
+export interface RunPage {
+  runs: RunSummary[];
+  total: number;
+  next_offset: number | null;
+  scripts: string[];
+  deleted_run_ids: string[];
+}
+
+export interface CompareRun {
+  run_id: string;
+  run_name: string;
+  experiment_name: string;
+  status: string;
+  start_time: number | null;
+  params: Record<string, string>;
+  metrics: Record<string, number | null>;
+}
+
+export interface MetricSeries {
+  run_id: string;
+  key: string;
+  steps: number[];
+  timestamps: number[];
+  values: (number | null)[];
+  total_points: number;
+  downsampled: boolean;
+}
+
+export interface CompareData {
+  runs: CompareRun[];
+  param_keys: string[];
+  changed_param_keys: string[];
+  metric_keys: string[];
+  series: MetricSeries[];
+}
+
+export interface ModelVersionInfo {
+  name: string;
+  version: string;
+  run_id: string | null;
+  source: string;
+  status: string;
+  creation_time: number | null;
+  aliases: string[];
+  description: string | null;
+}
+
+export interface RegisteredModelInfo {
+  name: string;
+  description: string | null;
+  aliases: Record<string, string>;
+  versions: ModelVersionInfo[];
+}
+
 export interface StartRunParams {
   experiment?: string;
   runName?: string;
@@ -269,4 +360,111 @@ export interface RunStatusParams {
   error?: string;
   runId: string;
   status: string;
+}
+
+export interface RunDetailsParams {
+  workspaceUri: string;
+  runId: string;
+}
+
+export interface ListArtifactsParams {
+  path?: string;
+  workspaceUri: string;
+  runId: string;
+}
+
+export interface ListArtifactsResult {
+  entries: ArtifactEntry[];
+}
+
+export interface ResolveArtifactParams {
+  workspaceUri: string;
+  runId: string;
+  path: string;
+}
+
+export interface ResolvedArtifactResult {
+  localPath: string;
+  kind: string;
+}
+
+export interface EditRunParams {
+  value?: string;
+  key?: string;
+  workspaceUri: string;
+  runId: string;
+  action: string;
+}
+
+export interface QueryRunsParams {
+  filter?: string;
+  orderBy?: string;
+  experimentId?: string;
+  offset?: number;
+  limit?: number;
+  deleted?: boolean;
+  workspaceUri: string;
+}
+
+export interface QueryRunsResult {
+  page: RunPage;
+  running: string[];
+}
+
+export interface ListExperimentsParams {
+  workspaceUri: string;
+}
+
+export interface ListExperimentsResult {
+  experiments: ExperimentInfo[];
+}
+
+export interface CompareRunsParams {
+  maxPoints?: number;
+  workspaceUri: string;
+  runIds: string[];
+}
+
+export interface ListModelsParams {
+  workspaceUri: string;
+}
+
+export interface ListModelsResult {
+  models: RegisteredModelInfo[];
+}
+
+export interface RegisterModelParams {
+  modelPath?: string;
+  workspaceUri: string;
+  runId: string;
+  name: string;
+}
+
+export interface SetModelAliasParams {
+  workspaceUri: string;
+  name: string;
+  alias: string;
+  version: string;
+}
+
+export interface DeleteModelAliasParams {
+  workspaceUri: string;
+  name: string;
+  alias: string;
+}
+
+export interface OpenMonitorParams {
+  runId?: string;
+  workspaceUri: string;
+  kind: string;
+}
+
+export interface OpenMonitorResult {
+  kind: string;
+  url: string;
+  reused: boolean;
+}
+
+export interface StopMonitorsResult {
+  stopped: number;
 }

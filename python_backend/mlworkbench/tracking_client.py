@@ -17,8 +17,9 @@ if TYPE_CHECKING:
 def open_client(workspace: Path, tracking_uri: str | None = None) -> MlflowClient | None:
     """A client on the workspace's store, or None when the (local) store does not exist yet.
 
-    Raises the library's typed errors: `TrackingStoreCorruptError` (bad or newer-schema sqlite
-    file, bytes left unchanged), `TrackingStoreReadOnlyError`, `TrackingUnavailableError`.
+    Raises the library's typed errors: `TrackingStoreCorruptError` (bad or other-schema sqlite
+    file, bytes left unchanged), `TrackingStoreTooNewError` (schema revision from a newer
+    MLflow, bytes left unchanged), `TrackingStoreReadOnlyError`, `TrackingUnavailableError`.
     """
     from mlflow.tracking import MlflowClient
 
@@ -30,9 +31,10 @@ def open_client(workspace: Path, tracking_uri: str | None = None) -> MlflowClien
 
 def checked_tracking_uri(workspace: Path, tracking_uri: str | None = None) -> str | None:
     """The resolved tracking URI after the pre-open checks; None when no local store exists."""
-    from mlworkbench.errors import TrackingStoreCorruptError
+    from mlworkbench.errors import TrackingStoreCorruptError, TrackingStoreTooNewError
     from mlworkbench.runs.child.store_open import (
         StoreOpenError,
+        StoreTooNewError,
         refuse_silent_migration,
         sqlite_path,
     )
@@ -47,6 +49,8 @@ def checked_tracking_uri(workspace: Path, tracking_uri: str | None = None) -> st
         check_sqlite_readable(db_path)
         try:
             refuse_silent_migration(db_path)
+        except StoreTooNewError as error:
+            raise TrackingStoreTooNewError(db_path, error.revision) from error
         except StoreOpenError as error:
             raise TrackingStoreCorruptError(db_path, error.message) from error
     elif uri.startswith(("http://", "https://")):

@@ -13,4 +13,5 @@ _GENERIC_CODE = 1000
 
 def to_lsp_error(error: MlWorkbenchError) -> JsonRpcException:
     code = ERROR_CODES.get(error.code.upper(), _GENERIC_CODE)
-    return JsonRpcException(code=code, message=str(error), data={"kind": error.code})
+    # `data` carries the error's details (e.g. a filter error's position) for the extension.
+    return JsonRpcException(code=code, message=str(error), data={**error.data, "kind": error.code})

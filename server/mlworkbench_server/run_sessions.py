@@ -191,6 +191,9 @@ def reconcile_in_background(server: WorkbenchServer) -> None:
 
     def reconcile() -> None:
         from mlworkbench.errors import MlWorkbenchError
+        from mlworkbench.mlflow_import import ensure_mlflow_imported
+
+        ensure_mlflow_imported()  # this thread races the first requests for MLflow
         from mlworkbench.runs.launcher import resolve_tracking_uri
         from mlworkbench.runs.reconcile import reconcile_stale_runs
 

@@ -2,16 +2,28 @@
 
 from __future__ import annotations
 
+import functools
 import os
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeVar
 
 from lsprotocol import types
 from pygls.lsp.server import LanguageServer
 
-from mlworkbench_server import __version__, run_sessions, script_lenses, script_requests
+from mlworkbench_server import (
+    __version__,
+    explorer_requests,
+    monitor_requests,
+    registry_requests,
+    run_requests,
+    run_sessions,
+    script_lenses,
+    script_requests,
+)
 from mlworkbench_server.analysis_cache import AnalysisCache
 from mlworkbench_server.script_runs import ScriptRunIndex
+
+F = TypeVar("F", bound=Callable[..., Any])
 
 
 class WorkbenchServer(LanguageServer):
@@ -26,6 +38,26 @@ class WorkbenchServer(LanguageServer):
         self.trusted = False
         self.tracking_uri: str | None = os.environ.get("MLFLOW_TRACKING_URI") or None
         self._runs_changed_listeners: list[Callable[[str | None], None]] = []
+
+    def thread(self) -> Callable[[F], F]:
+        """pygls's `thread()`, but the worker first imports MLflow whole, under a lock.
+
+        Handlers that run in threads are the ones that touch MLflow; concurrent first imports
+        of its parts can deadlock (see `mlworkbench.mlflow_import`).
+        """
+        mark = super().thread()
+
+        def decorator(handler: F) -> F:
+            @functools.wraps(handler)
+            def imported_first(*args: Any, **kwargs: Any) -> Any:
+                from mlworkbench.mlflow_import import ensure_mlflow_imported
+
+                ensure_mlflow_imported()
+                return handler(*args, **kwargs)
+
+            return mark(imported_first)  # type: ignore[return-value]
+
+        return decorator
 
     def on_runs_changed(self, listener: Callable[[str | None], None]) -> None:
         """Call `listener(run_id)` whenever this server changes a run (None: many or unknown).
@@ -70,4 +102,8 @@ def create_server() -> WorkbenchServer:
     script_lenses.register(server)
     script_requests.register(server)
     run_sessions.register(server)
+    run_requests.register(server)
+    explorer_requests.register(server)
+    registry_requests.register(server)
+    monitor_requests.register(server)
     return server

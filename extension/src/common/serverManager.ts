@@ -18,6 +18,7 @@ import { RestartPolicy } from "./restartPolicy";
 import { launcherPath, probeInterpreter, ProbeResult } from "./serverProbe";
 import { readSettings } from "./settings";
 import { ServerStatusBar } from "./statusBar";
+import { trackingTokenEnv } from "./trackingToken";
 import { Commands } from "../protocol";
 
 export class ServerManager implements vscode.Disposable {
@@ -114,13 +115,15 @@ export class ServerManager implements vscode.Disposable {
 
   private createClient(python: string, generation: number): LanguageClient {
     const settings = readSettings();
-    const serverOptions = (): Promise<ChildProcess> => {
+    const serverOptions = async (): Promise<ChildProcess> => {
       this.stderr.clear();
+      const token = await trackingTokenEnv(this.context.secrets);
       const child = spawn(python, [launcherPath(this.context.extensionPath)], {
         env: {
           MLFLOW_LOGGING_LEVEL: "WARNING",
           ...process.env,
           ...settings.serverExtraEnv,
+          ...token,
           PYTHONUNBUFFERED: "1",
         },
         stdio: "pipe",
@@ -131,7 +134,7 @@ export class ServerManager implements vscode.Disposable {
       child.on("exit", (code, signal) => {
         traceInfo(`Server process exited (code ${code ?? "none"}, signal ${signal ?? "none"})`);
       });
-      return Promise.resolve(child);
+      return child;
     };
     const clientOptions: LanguageClientOptions = {
       documentSelector: [{ scheme: "file", language: "python" }],

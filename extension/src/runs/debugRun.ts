@@ -9,7 +9,7 @@ import { ensureTrusted } from "../scripts/trust";
 
 const DEBUGPY_EXTENSION = "ms-python.debugpy";
 
-export async function debugScript(servers: ServerManager, uri: vscode.Uri | undefined): Promise<void> {
+export async function debugScript(servers: ServerManager, uri: vscode.Uri | undefined, args: string[] = []): Promise<void> {
   if (!uri || uri.scheme !== "file") {
     void vscode.window.showErrorMessage("ML Workbench: open a Python training script (a file on disk) to debug it.");
     return;
@@ -38,7 +38,7 @@ export async function debugScript(servers: ServerManager, uri: vscode.Uri | unde
     launch = await client.sendRequest<DebugLaunch>(Requests.PREPARE_DEBUG_RUN, {
       uri: uri.toString(),
       workspaceUri: folder.uri.toString(),
-      args: [],
+      args,
     });
   } catch (error) {
     void vscode.window.showErrorMessage(`ML Workbench: cannot debug: ${error instanceof Error ? error.message : String(error)}`);

@@ -32,11 +32,13 @@ export async function askRunArguments(
   state: vscode.Memento,
   script: vscode.Uri,
   parameters: ScriptParameter[],
+  initial: ParameterValues = {},
 ): Promise<string[] | undefined> {
   const saved = state.get<Record<string, ParameterValues>>(STATE_KEY, {});
   const values: ParameterValues = {};
   for (const p of parameters) {
-    values[p.name] = saved[script.fsPath]?.[p.name] ?? defaultValue(p);
+    // A rerun starts from that run's values; otherwise the last values used for this script.
+    values[p.name] = initial[p.name] ?? saved[script.fsPath]?.[p.name] ?? defaultValue(p);
   }
   for (;;) {
     const args = buildArgs(parameters, values);

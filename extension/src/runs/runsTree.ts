@@ -1,51 +1,87 @@
-// The Runs view: experiments → runs with live status, read from the server (MLflow store).
-// It refreshes when a run starts or ends, when the server restarts, and when the store file
-// changes on disk (a script run from a plain terminal), debounced so it never polls.
+// The Runs view: experiments → runs → parameters, metrics, tags, note, artifacts. Pages come
+// from the server's run summary cache (fast on 10,000 runs); the filter, order, grouping and
+// deleted-runs toggle live in `RunsQuery`. It refreshes when a run starts or ends, when the
+// server restarts, and when the store file changes on disk, debounced so it never polls.
 import * as path from "path";
 import * as vscode from "vscode";
-import { ServerManager } from "../common/serverManager";
 import { traceError } from "../common/log";
-import { Commands, ContextKeys, ListRunsResult, Requests, RunSummary } from "../protocol";
+import { ServerManager } from "../common/serverManager";
+import {
+  ArtifactEntry,
+  Commands,
+  ContextKeys,
+  ExperimentInfo,
+  QueryRunsResult,
+  Requests,
+  RunDetails,
+  RunPage,
+  RunSummary,
+} from "../protocol";
 import { describeRun, formatNumber } from "./runFormat";
 import { statusIcon } from "./runPresentation";
+import { describeQuery, effectiveFilter, groupByScript, initialQuery, PAGE_SIZE, RunsQuery, ScriptGroup } from "./runsQuery";
 
-type Node = ExperimentNode | RunNode;
-
-interface ExperimentNode {
-  kind: "experiment";
-  name: string;
+interface PageState {
+  key: string;
+  experimentId: string | undefined;
+  deleted: boolean;
   runs: RunSummary[];
+  total: number;
+  nextOffset: number | null;
 }
 
-interface RunNode {
-  kind: "run";
-  run: RunSummary;
-  running: boolean;
-}
+export type RunsNode =
+  | { kind: "experiment"; info: ExperimentInfo; page: PageState }
+  | { kind: "deleted"; page: PageState }
+  | { kind: "group"; group: ScriptGroup; page: PageState }
+  | { kind: "run"; run: RunSummary; running: boolean; deleted: boolean }
+  | { kind: "section"; section: "params" | "metrics" | "tags" | "artifacts"; run: RunSummary; details?: RunDetails }
+  | { kind: "value"; run: RunSummary; id: string; label: string; description: string; tooltip: string; tagKey?: string }
+  | { kind: "artifact"; run: RunSummary; entry: ArtifactEntry }
+  | { kind: "more"; page: PageState }
+  | { kind: "message"; text: string; icon: string; command?: vscode.Command };
 
-export class RunsTreeProvider implements vscode.TreeDataProvider<Node>, vscode.Disposable {
-  private readonly changed = new vscode.EventEmitter<Node | undefined>();
+export class RunsTreeProvider implements vscode.TreeDataProvider<RunsNode>, vscode.Disposable {
+  private readonly changed = new vscode.EventEmitter<RunsNode | undefined>();
   readonly onDidChangeTreeData = this.changed.event;
   private debounce: NodeJS.Timeout | undefined;
   private lastError: string | undefined;
-  private scriptFilter: string | undefined;
-  view: vscode.TreeView<Node> | undefined;
+  private running = new Set<string>();
+  private pages = new Map<string, PageState>();
+  private query: RunsQuery = initialQuery;
+  view: vscode.TreeView<RunsNode> | undefined;
 
   constructor(private readonly servers: ServerManager) {}
+
+  get currentQuery(): RunsQuery {
+    return this.query;
+  }
+
+  /** Every run the view has loaded (sort choices, palette pickers). */
+  loadedRuns(): RunSummary[] {
+    return [...this.pages.values()].flatMap((p) => p.runs);
+  }
 
   refresh(): void {
     this.changed.fire(undefined);
   }
 
-  /** Show only the runs of one script (the `N runs` lens), or all runs again. */
-  async setScriptFilter(script: string | undefined): Promise<void> {
-    this.scriptFilter = script;
-    await vscode.commands.executeCommand("setContext", ContextKeys.RUNS_FILTERED, script !== undefined);
+  async update(change: Partial<RunsQuery>): Promise<void> {
+    this.query = { ...this.query, ...change };
+    const narrowed = this.query.script !== undefined || this.query.filter.trim() !== "";
+    await vscode.commands.executeCommand("setContext", ContextKeys.RUNS_FILTERED, narrowed);
+    await vscode.commands.executeCommand("setContext", ContextKeys.RUNS_GROUPED, this.query.groupByScript);
+    await vscode.commands.executeCommand("setContext", ContextKeys.RUNS_SHOW_DELETED, this.query.showDeleted);
     if (this.view) {
       // A message, not the description: a container's only view hides its header.
-      this.view.message = script ? `Runs of ${path.basename(script)} only — Show All Runs clears this.` : undefined;
+      this.view.message = describeQuery(this.query);
     }
     this.refresh();
+  }
+
+  /** Show only the runs of one script (the `N runs` lens), or all runs again. */
+  setScriptFilter(script: string | undefined): Promise<void> {
+    return this.update({ script });
   }
 
   /** Coalesces bursts of changes (a run logging, the store file being written) into one refresh. */
@@ -56,76 +92,294 @@ export class RunsTreeProvider implements vscode.TreeDataProvider<Node>, vscode.D
     this.debounce = setTimeout(() => this.refresh(), delayMs);
   }
 
-  getTreeItem(node: Node): vscode.TreeItem {
-    if (node.kind === "experiment") {
-      const item = new vscode.TreeItem(node.name, vscode.TreeItemCollapsibleState.Expanded);
-      item.iconPath = new vscode.ThemeIcon("beaker");
-      item.description = `${node.runs.length} run${node.runs.length === 1 ? "" : "s"}`;
-      item.contextValue = "experiment";
-      return item;
+  /** Asks the server for one page, to check a filter as it is typed: the problem or undefined. */
+  async checkFilter(filter: string): Promise<{ message: string; position?: number } | undefined> {
+    const client = this.servers.languageClient;
+    const folder = vscode.workspace.workspaceFolders?.[0];
+    if (!client || !folder || !filter.trim()) {
+      return undefined;
     }
-    const { run, running } = node;
-    const item = new vscode.TreeItem(run.run_name, vscode.TreeItemCollapsibleState.None);
-    item.id = run.run_id;
-    item.iconPath = statusIcon(running ? "RUNNING" : run.status);
-    item.description = describeRun(run, Date.now());
-    item.tooltip = tooltip(run);
-    item.contextValue = running ? "run.running" : "run.ended";
-    item.accessibilityInformation = { label: `${run.run_name}, ${running ? "running" : run.status.toLowerCase()}` };
-    return item;
+    try {
+      await client.sendRequest<QueryRunsResult>(Requests.QUERY_RUNS, {
+        workspaceUri: folder.uri.toString(),
+        filter,
+        limit: 1,
+      });
+      return undefined;
+    } catch (error) {
+      const data = (error as { data?: { position?: unknown } }).data;
+      const position = typeof data?.position === "number" ? data.position : undefined;
+      return { message: error instanceof Error ? error.message : String(error), position };
+    }
   }
 
-  async getChildren(node?: Node): Promise<Node[]> {
-    if (node?.kind === "experiment") {
-      const running = await this.runningIds();
-      return node.runs.map((run) => ({ kind: "run", run, running: running.has(run.run_id) || run.status === "RUNNING" }));
+  async loadMore(node: RunsNode | undefined): Promise<void> {
+    if (node?.kind !== "more" || node.page.nextOffset === null) {
+      return;
     }
-    if (node) {
+    const page = await this.fetchPage(node.page.experimentId, node.page.deleted, node.page.nextOffset);
+    if (page) {
+      node.page.runs.push(...page.runs);
+      node.page.total = page.total;
+      node.page.nextOffset = page.next_offset;
+      this.refresh();
+    }
+  }
+
+  getTreeItem(node: RunsNode): vscode.TreeItem {
+    switch (node.kind) {
+      case "experiment": {
+        const item = new vscode.TreeItem(node.info.name, vscode.TreeItemCollapsibleState.Expanded);
+        item.id = `experiment/${node.info.experiment_id}`;
+        item.iconPath = new vscode.ThemeIcon("beaker");
+        item.description = countText(node.page.total, node.info.run_count, this.narrowed());
+        item.contextValue = "experiment";
+        return item;
+      }
+      case "deleted": {
+        const item = new vscode.TreeItem("Deleted runs", vscode.TreeItemCollapsibleState.Expanded);
+        item.id = "deleted";
+        item.iconPath = new vscode.ThemeIcon("trash");
+        item.description = countText(node.page.total, node.page.total, false);
+        item.tooltip = "Runs deleted with MLflow's soft delete. Restore brings one back.";
+        item.contextValue = "deletedRuns";
+        return item;
+      }
+      case "group": {
+        const item = new vscode.TreeItem(node.group.label, vscode.TreeItemCollapsibleState.Expanded);
+        item.id = `group/${node.page.key}/${node.group.script ?? ""}`;
+        item.iconPath = new vscode.ThemeIcon("file-code");
+        item.description = `${node.group.runs.length} run${node.group.runs.length === 1 ? "" : "s"}`;
+        item.tooltip = node.group.script ?? "Runs logged without ML Workbench's script tag";
+        item.contextValue = "scriptGroup";
+        return item;
+      }
+      case "run":
+        return runItem(node.run, node.running, node.deleted);
+      case "section":
+        return sectionItem(node);
+      case "value": {
+        const item = new vscode.TreeItem(node.label, vscode.TreeItemCollapsibleState.None);
+        item.id = node.id;
+        item.description = node.description;
+        item.tooltip = node.tooltip;
+        item.contextValue = node.tagKey !== undefined ? "runTag" : "runValue";
+        return item;
+      }
+      case "artifact":
+        return artifactItem(node.run, node.entry);
+      case "more": {
+        const item = new vscode.TreeItem("Load more…", vscode.TreeItemCollapsibleState.None);
+        item.id = `more/${node.page.key}/${node.page.runs.length}`;
+        item.iconPath = new vscode.ThemeIcon("more");
+        item.description = `${node.page.runs.length} of ${node.page.total} shown`;
+        item.command = { command: Commands.LOAD_MORE_RUNS, title: "Load more", arguments: [node] };
+        item.contextValue = "more";
+        return item;
+      }
+      case "message": {
+        const item = new vscode.TreeItem(node.text, vscode.TreeItemCollapsibleState.None);
+        item.iconPath = new vscode.ThemeIcon(node.icon);
+        item.tooltip = node.text;
+        item.command = node.command;
+        item.contextValue = "message";
+        return item;
+      }
+    }
+  }
+
+  async getChildren(node?: RunsNode): Promise<RunsNode[]> {
+    if (!node) {
+      return this.roots();
+    }
+    switch (node.kind) {
+      case "experiment":
+      case "deleted":
+        return this.pageChildren(node.page, node.kind === "deleted");
+      case "group":
+        return node.group.runs.map((run) => this.runNode(run, false));
+      case "run":
+        return this.runSections(node.run);
+      case "section":
+        return this.sectionChildren(node);
+      case "artifact":
+        return node.entry.is_dir ? this.artifactChildren(node.run, node.entry.path) : [];
+      default:
+        return [];
+    }
+  }
+
+  private narrowed(): boolean {
+    return effectiveFilter(this.query) !== "";
+  }
+
+  private async roots(): Promise<RunsNode[]> {
+    const client = this.servers.languageClient;
+    const folder = vscode.workspace.workspaceFolders?.[0];
+    if (!client || !folder) {
       return [];
     }
-    const result = await this.fetch();
-    if (!result || result.runs.length === 0) {
-      return [];
+    this.pages = new Map();
+    let experiments: ExperimentInfo[];
+    try {
+      const result = await client.sendRequest<{ experiments: ExperimentInfo[] }>(Requests.LIST_EXPERIMENTS, {
+        workspaceUri: folder.uri.toString(),
+      });
+      experiments = result.experiments.filter((e) => e.lifecycle_stage === "active");
+    } catch (error) {
+      return [this.errorNode(error)];
     }
-    const byExperiment = new Map<string, RunSummary[]>();
-    const filter = this.scriptFilter;
-    const runs = filter ? result.runs.filter((r) => r.script && samePath(r.script, filter)) : result.runs;
-    for (const run of runs) {
-      const list = byExperiment.get(run.experiment_name) ?? [];
-      list.push(run);
-      byExperiment.set(run.experiment_name, list);
+    const nodes: RunsNode[] = [];
+    if (this.query.showDeleted) {
+      const page = await this.loadPage("deleted", undefined, true);
+      if (!page) {
+        return [this.errorNode(this.lastError)];
+      }
+      nodes.push({ kind: "deleted", page });
     }
-    return [...byExperiment].map(([name, runs]) => ({ kind: "experiment", name, runs }));
+    const pages = await Promise.all(experiments.map((e) => this.loadPage(`experiment/${e.experiment_id}`, e.experiment_id, false)));
+    if (pages.some((p) => p === undefined)) {
+      return [this.errorNode(this.lastError)];
+    }
+    experiments.forEach((info, i) => {
+      const page = pages[i] as PageState;
+      if (page.total > 0 || !this.narrowed()) {
+        nodes.push({ kind: "experiment", info, page });
+      }
+    });
+    if (nodes.length === 0 && this.narrowed()) {
+      return [
+        {
+          kind: "message",
+          text: "No runs match — click to show all runs",
+          icon: "filter",
+          command: { command: Commands.CLEAR_RUNS_FILTER, title: "Show All Runs" },
+        },
+      ];
+    }
+    return experiments.length === 0 && nodes.length === 0 ? [] : nodes;
   }
 
-  private lastRunning = new Set<string>();
-
-  private runningIds(): Promise<Set<string>> {
-    return Promise.resolve(this.lastRunning);
+  private pageChildren(page: PageState, deleted: boolean): RunsNode[] {
+    const nodes: RunsNode[] = this.query.groupByScript && !deleted
+      ? groupByScript(page.runs).map((group) => ({ kind: "group", group, page }))
+      : page.runs.map((run) => this.runNode(run, deleted));
+    if (page.nextOffset !== null) {
+      nodes.push({ kind: "more", page });
+    }
+    return nodes;
   }
 
-  private async fetch(): Promise<ListRunsResult | undefined> {
+  private runNode(run: RunSummary, deleted: boolean): RunsNode {
+    return { kind: "run", run, running: this.running.has(run.run_id) || run.status === "RUNNING", deleted };
+  }
+
+  private async runSections(run: RunSummary): Promise<RunsNode[]> {
+    const details = await this.request<RunDetails>(Requests.RUN_DETAILS, { runId: run.run_id });
+    const nodes: RunsNode[] = [];
+    if (details?.note) {
+      nodes.push({ kind: "value", run, id: `${run.run_id}/note`, label: "Note", description: firstLine(details.note), tooltip: details.note });
+    }
+    nodes.push(
+      { kind: "section", section: "params", run, details },
+      { kind: "section", section: "metrics", run, details },
+      { kind: "section", section: "tags", run, details },
+      { kind: "section", section: "artifacts", run, details },
+    );
+    return nodes;
+  }
+
+  private async sectionChildren(node: Extract<RunsNode, { kind: "section" }>): Promise<RunsNode[]> {
+    const { run, details } = node;
+    const entries = (values: Record<string, string | number>, prefix: string, tags = false): RunsNode[] =>
+      Object.entries(values)
+        .sort(([a], [b]) => a.localeCompare(b))
+        .map(([key, value]) => ({
+          kind: "value",
+          run,
+          id: `${run.run_id}/${prefix}/${key}`,
+          label: key,
+          description: typeof value === "number" ? formatNumber(value) : value,
+          tooltip: `${key} = ${String(value)}`,
+          tagKey: tags ? key : undefined,
+        }));
+    switch (node.section) {
+      case "params":
+        return entries(details?.params ?? run.params, "params");
+      case "metrics":
+        return entries(details?.metrics ?? run.metrics, "metrics");
+      case "tags":
+        return entries(details?.tags ?? {}, "tags", true);
+      case "artifacts":
+        return this.artifactChildren(run, undefined);
+    }
+  }
+
+  private async artifactChildren(run: RunSummary, artifactPath: string | undefined): Promise<RunsNode[]> {
+    const result = await this.request<{ entries: ArtifactEntry[] }>(Requests.LIST_ARTIFACTS, { runId: run.run_id, path: artifactPath });
+    const entries = result?.entries ?? [];
+    if (entries.length === 0) {
+      return [{ kind: "message", text: result ? "No artifacts" : "Cannot list artifacts (see log)", icon: "info" }];
+    }
+    return entries.map((entry) => ({ kind: "artifact", run, entry }));
+  }
+
+  private async loadPage(key: string, experimentId: string | undefined, deleted: boolean): Promise<PageState | undefined> {
+    const previous = this.pages.get(key);
+    const page = await this.fetchPage(experimentId, deleted, 0, Math.max(PAGE_SIZE, previous?.runs.length ?? 0));
+    if (!page) {
+      return undefined;
+    }
+    const state: PageState = { key, experimentId, deleted, runs: page.runs, total: page.total, nextOffset: page.next_offset };
+    this.pages.set(key, state);
+    return state;
+  }
+
+  private async fetchPage(experimentId: string | undefined, deleted: boolean, offset: number, limit = PAGE_SIZE): Promise<RunPage | undefined> {
+    const filter = effectiveFilter(this.query);
+    const result = await this.request<QueryRunsResult>(Requests.QUERY_RUNS, {
+      experimentId,
+      deleted,
+      offset,
+      limit,
+      filter: filter || undefined,
+      orderBy: this.query.orderBy,
+    });
+    if (result) {
+      this.running = new Set(result.running);
+      return result.page;
+    }
+    return undefined;
+  }
+
+  private async request<T>(method: string, params: Record<string, unknown>): Promise<T | undefined> {
     const client = this.servers.languageClient;
     const folder = vscode.workspace.workspaceFolders?.[0];
     if (!client || !folder) {
       return undefined;
     }
     try {
-      const result = await client.sendRequest<ListRunsResult>(Requests.LIST_RUNS, { workspaceUri: folder.uri.toString() });
-      this.lastRunning = new Set(result.running);
+      const result = await client.sendRequest<T>(method, { workspaceUri: folder.uri.toString(), ...params });
       this.lastError = undefined;
       return result;
     } catch (error) {
       const message = error instanceof Error ? error.message : String(error);
       if (message !== this.lastError) {
-        this.lastError = message;
-        traceError("Listing runs failed", error);
-        void vscode.window.showWarningMessage(`ML Workbench: cannot list runs: ${message}`, "Show Log").then(
-          (c) => c && vscode.commands.executeCommand(Commands.SHOW_LOG),
-        );
+        traceError(`${method} failed`, error);
       }
+      this.lastError = message;
       return undefined;
     }
+  }
+
+  private errorNode(error: unknown): RunsNode {
+    const message = error instanceof Error ? error.message : typeof error === "string" ? error : "unknown error";
+    return {
+      kind: "message",
+      text: `Cannot list runs: ${message}`,
+      icon: "warning",
+      command: { command: Commands.SHOW_LOG, title: "Show Log" },
+    };
   }
 
   dispose(): void {
@@ -136,8 +390,76 @@ export class RunsTreeProvider implements vscode.TreeDataProvider<Node>, vscode.D
   }
 }
 
-function samePath(a: string, b: string): boolean {
-  return path.resolve(a) === path.resolve(b);
+function countText(matching: number, all: number, narrowed: boolean): string {
+  return narrowed ? `${matching} of ${all} runs` : `${all} run${all === 1 ? "" : "s"}`;
+}
+
+function firstLine(text: string): string {
+  const line = text.split(/\r?\n/, 1)[0] ?? "";
+  return line.length > 60 ? `${line.slice(0, 59)}…` : line;
+}
+
+function runItem(run: RunSummary, running: boolean, deleted: boolean): vscode.TreeItem {
+  const item = new vscode.TreeItem(run.run_name, vscode.TreeItemCollapsibleState.Collapsed);
+  item.id = run.run_id;
+  item.iconPath = deleted ? new vscode.ThemeIcon("trash") : statusIcon(running ? "RUNNING" : run.status);
+  item.description = describeRun(run, Date.now());
+  item.tooltip = tooltip(run);
+  item.contextValue = deleted ? "run.deleted" : running ? "run.running" : "run.ended";
+  item.accessibilityInformation = {
+    label: `${run.run_name}, ${deleted ? "deleted" : running ? "running" : run.status.toLowerCase()}`,
+  };
+  return item;
+}
+
+function sectionItem(node: Extract<RunsNode, { kind: "section" }>): vscode.TreeItem {
+  const source = node.details ?? undefined;
+  const count = (values: Record<string, unknown> | undefined): string => (values ? String(Object.keys(values).length) : "");
+  const spec = {
+    params: { label: "Parameters", icon: "symbol-parameter", count: count(source?.params ?? node.run.params) },
+    metrics: { label: "Metrics", icon: "graph", count: count(source?.metrics ?? node.run.metrics) },
+    tags: { label: "Tags", icon: "tag", count: count(source?.tags) },
+    artifacts: { label: "Artifacts", icon: "files", count: "" },
+  }[node.section];
+  const empty = spec.count === "0";
+  const item = new vscode.TreeItem(
+    spec.label,
+    empty ? vscode.TreeItemCollapsibleState.None : vscode.TreeItemCollapsibleState.Collapsed,
+  );
+  item.id = `${node.run.run_id}/${node.section}`;
+  item.iconPath = new vscode.ThemeIcon(spec.icon);
+  item.description = spec.count;
+  item.contextValue = `section.${node.section}`;
+  return item;
+}
+
+function artifactItem(run: RunSummary, entry: ArtifactEntry): vscode.TreeItem {
+  const name = entry.path.split("/").pop() ?? entry.path;
+  const item = new vscode.TreeItem(name, entry.is_dir ? vscode.TreeItemCollapsibleState.Collapsed : vscode.TreeItemCollapsibleState.None);
+  item.id = `${run.run_id}/artifact/${entry.path}`;
+  item.iconPath = entry.is_dir ? vscode.ThemeIcon.Folder : vscode.ThemeIcon.File;
+  item.resourceUri = vscode.Uri.file(`/${entry.path}`); // theme file icons by name; never opened
+  item.description = entry.size !== null && !entry.is_dir ? formatBytes(entry.size) : undefined;
+  item.tooltip = entry.path;
+  item.contextValue = entry.is_dir ? "artifact.dir" : "artifact.file";
+  if (!entry.is_dir) {
+    item.command = { command: Commands.OPEN_ARTIFACT, title: "Open Artifact", arguments: [{ runId: run.run_id, path: entry.path }] };
+  }
+  return item;
+}
+
+function formatBytes(size: number): string {
+  if (size < 1024) {
+    return `${size} B`;
+  }
+  const units = ["KiB", "MiB", "GiB"];
+  let value = size / 1024;
+  let unit = 0;
+  while (value >= 1024 && unit < units.length - 1) {
+    value /= 1024;
+    unit += 1;
+  }
+  return `${value.toFixed(1)} ${units[unit]}`;
 }
 
 function tooltip(run: RunSummary): vscode.MarkdownString {

@@ -53,7 +53,7 @@ export async function runScriptWith(
   }
 }
 
-async function analysisFor(servers: ServerManager, uri: vscode.Uri): Promise<ScriptAnalysis | undefined> {
+export async function analysisFor(servers: ServerManager, uri: vscode.Uri): Promise<ScriptAnalysis | undefined> {
   const client = servers.languageClient;
   if (!client) {
     void vscode.window.showWarningMessage("ML Workbench: the server is not running yet.", "Show Log").then((c) => {

@@ -1,7 +1,9 @@
-"""`mlworkbench runs list`: the Runs view in a shell, with the filter language and ordering.
+"""`mlworkbench runs ACTION`: the Runs view in a shell: list, show and edit runs.
 
-Human output is a table, newest first unless `--order-by` says otherwise; `--json` prints the
-library's run summaries unchanged so scripts see what the language server sends.
+`list` is here (a table, newest first unless `--order-by` says otherwise; `--json` prints the
+library's run summaries unchanged so scripts see what the language server sends). The one-run
+actions live in `runs_show` and `runs_edit`; each action sets `runs_run`, its handler, so a
+new action is one more `configure(actions)` call below.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ import sys
 from datetime import datetime
 from pathlib import Path
 
-from mlworkbench.commands import Subcommand
+from mlworkbench.commands import Subcommand, runs_compare, runs_edit, runs_show
 from mlworkbench.commands.text_table import render_table
 
 
@@ -52,9 +54,18 @@ def _configure(parser: argparse.ArgumentParser) -> None:
         "--max", type=_positive, default=200, metavar="N", help="at most N runs (default: 200)"
     )
     listing.add_argument("--json", action="store_true", help="print the runs as JSON")
+    listing.set_defaults(runs_run=_list)
+    runs_show.configure(actions)
+    runs_compare.configure(actions)
+    runs_edit.configure(actions)
 
 
 def _run(args: argparse.Namespace) -> int:
+    status: int = args.runs_run(args)
+    return status
+
+
+def _list(args: argparse.Namespace) -> int:
     from mlworkbench.run_listing import list_runs
 
     workspace = (args.workspace or Path.cwd()).resolve()

@@ -9,6 +9,7 @@ is left for this side is what only MLflow itself can judge.
 from __future__ import annotations
 
 import fcntl
+import functools
 import hashlib
 import sqlite3
 import tempfile
@@ -34,6 +35,18 @@ class StoreOpenError(Exception):
         super().__init__(message)
         self.kind = kind
         self.message = message
+
+
+class StoreTooNewError(StoreOpenError):
+    """The database's schema revision is unknown to this MLflow: a newer MLflow wrote it."""
+
+    def __init__(self, path: Path, revision: str) -> None:
+        super().__init__(
+            "store_too_new",
+            f"{path} was written by a newer MLflow (schema revision {revision} is unknown to "
+            "this one); upgrade mlflow in the selected interpreter, or use another store",
+        )
+        self.revision = revision
 
 
 @dataclass(frozen=True)
@@ -99,6 +112,32 @@ def refuse_silent_migration(path: Path) -> None:
             f"{path} was written by another MLflow version (tables {', '.join(missing[:5])} are "
             "missing); back it up and run 'mlflow db upgrade' on it, or use another store",
         )
+    revision = _schema_revision(path)
+    if revision is not None and revision not in _known_revisions():
+        # MLflow would only say "out-of-date schema, run mlflow db upgrade", which cannot help.
+        raise StoreTooNewError(path, revision)
+
+
+def _schema_revision(path: Path) -> str | None:
+    uri = f"{path.resolve().as_uri()}?mode=ro"
+    with sqlite3.connect(uri, uri=True) as connection:
+        try:
+            row = connection.execute("SELECT version_num FROM alembic_version").fetchone()
+        except sqlite3.OperationalError:  # no alembic_version table
+            row = None
+    connection.close()
+    return None if row is None else str(row[0])
+
+
+@functools.lru_cache(maxsize=1)
+def _known_revisions() -> frozenset[str]:
+    """Every schema revision this MLflow's migrations know (alembic reads its script folder)."""
+    from alembic.script import ScriptDirectory
+    from mlflow.store.db.utils import _get_alembic_config
+
+    config = _get_alembic_config(db_url="")  # type: ignore[no-untyped-call]
+    script = ScriptDirectory.from_config(config)
+    return frozenset(revision.revision for revision in script.walk_revisions())
 
 
 def enable_wal(path: Path) -> None:

@@ -1,0 +1,110 @@
+// Open the MLflow UI or TensorBoard that the server starts on 127.0.0.1, and stop them. The
+// URL goes through asExternalUri, so it also works when the editor runs remotely (SSH,
+// containers, code-server): VS Code forwards the port.
+import * as vscode from "vscode";
+import { ServerManager } from "../common/serverManager";
+import { traceInfo } from "../common/log";
+import { Commands, ContextKeys, ListRunsResult, OpenMonitorResult, Requests, StopMonitorsResult } from "../protocol";
+import { ensureTrusted } from "../scripts/trust";
+
+const LABELS: Record<string, string> = { mlflow: "MLflow UI", tensorboard: "TensorBoard" };
+
+async function send<T>(servers: ServerManager, method: string, params: Record<string, unknown>): Promise<T> {
+  const client = servers.languageClient;
+  if (!client) {
+    throw new Error("the server is not running yet (see ML Workbench: Show Log)");
+  }
+  return client.sendRequest<T>(method, params);
+}
+
+function workspaceUri(): string {
+  const folder = vscode.workspace.workspaceFolders?.[0];
+  if (!folder) {
+    throw new Error("open a folder first: the MLflow UI and TensorBoard show a workspace's runs");
+  }
+  return folder.uri.toString();
+}
+
+async function setRunning(running: boolean): Promise<void> {
+  await vscode.commands.executeCommand("setContext", ContextKeys.MONITORS_RUNNING, running);
+}
+
+async function open(servers: ServerManager, kind: "mlflow" | "tensorboard", runId?: string): Promise<void> {
+  if (!(await ensureTrusted(`start ${LABELS[kind]}`))) {
+    return;
+  }
+  const params: Record<string, unknown> = { workspaceUri: workspaceUri(), kind };
+  if (runId) {
+    params.runId = runId;
+  }
+  const result = await vscode.window.withProgress(
+    { location: vscode.ProgressLocation.Notification, title: `ML Workbench: starting ${LABELS[kind]}…` },
+    () => send<OpenMonitorResult>(servers, Requests.OPEN_MONITOR, params),
+  );
+  await setRunning(true);
+  traceInfo(`${LABELS[kind]} ${result.reused ? "already running" : "started"} at ${result.url}`);
+  const external = await vscode.env.asExternalUri(vscode.Uri.parse(result.url));
+  await vscode.env.openExternal(external);
+  // Not awaited: the offer stays in the notification area without holding the command.
+  void vscode.window
+    .showInformationMessage(`ML Workbench: ${LABELS[kind]} at ${external.toString(true)}`, "Open in Simple Browser")
+    .then((choice) => choice && vscode.commands.executeCommand("simpleBrowser.show", external.toString(true)));
+}
+
+/** The run a TensorBoard command is about: the clicked run, else a pick among recent runs. */
+async function pickRun(servers: ServerManager, item: unknown): Promise<string | undefined> {
+  const clicked = (item as { run?: { run_id?: unknown } } | undefined)?.run?.run_id;
+  if (typeof clicked === "string") {
+    return clicked;
+  }
+  const { runs } = await send<ListRunsResult>(servers, Requests.LIST_RUNS, { workspaceUri: workspaceUri() });
+  if (runs.length === 0) {
+    void vscode.window.showInformationMessage("ML Workbench: no runs in this workspace yet.");
+    return undefined;
+  }
+  const picked = await vscode.window.showQuickPick(
+    runs.map((run) => ({
+      label: run.run_name,
+      description: `${run.experiment_name} · ${run.status}`,
+      detail: run.script ?? undefined,
+      runId: run.run_id,
+    })),
+    { title: "Open which run in TensorBoard?", matchOnDescription: true, matchOnDetail: true },
+  );
+  return picked?.runId;
+}
+
+async function stop(servers: ServerManager): Promise<void> {
+  const { stopped } = await send<StopMonitorsResult>(servers, Requests.STOP_MONITORS, {});
+  await setRunning(false);
+  void vscode.window.showInformationMessage(
+    stopped === 0 ? "ML Workbench: no MLflow UI or TensorBoard was running." : `ML Workbench: stopped ${stopped} server${stopped === 1 ? "" : "s"}.`,
+  );
+}
+
+export function registerMonitorCommands(_context: vscode.ExtensionContext, servers: ServerManager): vscode.Disposable[] {
+  const guarded =
+    (handler: (arg: unknown) => Promise<void>) =>
+    async (arg: unknown): Promise<void> => {
+      try {
+        await handler(arg);
+      } catch (error) {
+        void vscode.window.showErrorMessage(`ML Workbench: ${error instanceof Error ? error.message : String(error)}`);
+      }
+    };
+  return [
+    vscode.commands.registerCommand(Commands.OPEN_MLFLOW_UI, guarded(() => open(servers, "mlflow"))),
+    vscode.commands.registerCommand(
+      Commands.OPEN_TENSORBOARD,
+      guarded(async (item) => {
+        const runId = await pickRun(servers, item);
+        if (runId) {
+          await open(servers, "tensorboard", runId);
+        }
+      }),
+    ),
+    vscode.commands.registerCommand(Commands.STOP_MONITORS, guarded(() => stop(servers))),
+    // A restarted server has started nothing yet (the old one stopped its servers on exit).
+    servers.onReady(() => void setRunning(false)),
+  ];
+}

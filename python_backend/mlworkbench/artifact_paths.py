@@ -1,0 +1,65 @@
+"""Check an artifact path from outside (a webview, a command line) before any file is touched.
+
+MLflow's own artifact handlers had path-traversal CVEs (`..`, `%2e%2e`, absolute paths,
+fragments and query strings smuggled into URIs). A path here is a plain, relative, posix path
+inside the run's artifact folder, or it is refused with the reason.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from urllib.parse import urlparse
+from urllib.request import url2pathname
+
+from mlworkbench.errors import ArtifactPathRefusedError
+
+# Characters that mean something else in a URI or to another OS, and so never appear in a path
+# MLflow itself lists: refused outright rather than interpreted.
+_REFUSED_CHARS = {
+    "%": "it contains '%' (percent-encoding is not decoded; write the characters themselves)",
+    "\\": "it contains a backslash (artifact paths use '/')",
+    "#": "it contains '#' (a URI fragment would cut the path short)",
+    "?": "it contains '?' (a URI query would cut the path short)",
+}
+
+
+def check_artifact_path(path: str) -> str:
+    """The path, normalised ('./' and doubled or trailing '/' dropped), or a refusal."""
+    if not path or not path.strip():
+        raise ArtifactPathRefusedError(path, "it is empty")
+    if "\x00" in path:
+        raise ArtifactPathRefusedError(path, "it contains a NUL character")
+    if any(ord(c) < 0x20 or ord(c) == 0x7F for c in path):
+        raise ArtifactPathRefusedError(path, "it contains a control character")
+    for char, reason in _REFUSED_CHARS.items():
+        if char in path:
+            raise ArtifactPathRefusedError(path, reason)
+    if path.startswith("/") or (len(path) > 1 and path[1] == ":" and path[0].isalpha()):
+        raise ArtifactPathRefusedError(path, "it is absolute")
+    if "://" in path:
+        raise ArtifactPathRefusedError(path, "it is a URI, not a path inside the run")
+    parts = [p for p in path.split("/") if p not in ("", ".")]
+    if ".." in parts:
+        raise ArtifactPathRefusedError(path, "it contains a '..' segment")
+    if not parts:
+        raise ArtifactPathRefusedError(path, "it names the artifact root itself")
+    return "/".join(parts)
+
+
+def local_artifact_root(artifact_uri: str) -> Path | None:
+    """The folder of a run's artifacts when the store keeps them on this machine, else None."""
+    parsed = urlparse(artifact_uri)
+    if parsed.scheme == "file":
+        if parsed.netloc not in ("", "localhost"):
+            return None
+        return Path(url2pathname(parsed.path))
+    if parsed.scheme == "" or (len(parsed.scheme) == 1 and artifact_uri[1:2] == ":"):
+        return Path(artifact_uri)  # a plain path (a Windows drive looks like a scheme)
+    return None
+
+
+def inside(root: Path, relative: str) -> Path | None:
+    """`root/relative` with symlinks followed, or None when that lands outside `root`."""
+    base = root.resolve()
+    target = (base / relative).resolve()
+    return target if target == base or target.is_relative_to(base) else None

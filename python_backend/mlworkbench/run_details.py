@@ -1,0 +1,189 @@
+"""Everything about one run the editor's run page and `mlworkbench runs show` display.
+
+Read through MLflow's client only (the design keeps no second database): params, latest
+metrics, tags split into the user's and the system's, the note, the script arguments to rerun
+with, and the models a user could register.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from mlworkbench.artifact_paths import check_artifact_path
+
+if TYPE_CHECKING:
+    from mlflow.entities import Experiment, Run
+    from mlflow.tracking import MlflowClient
+
+NOTE_TAG = "mlflow.note.content"
+SYSTEM_PREFIXES = ("mlflow.", "mlworkbench.")
+LOG_ARTIFACT = "mlworkbench/output.log"
+MODEL_FILE = "MLmodel"
+# How deep `models` looks for old-style model folders (`runs:/<id>/<path>`) in the artifacts.
+MODEL_SEARCH_DEPTH = 2
+
+
+@dataclass(frozen=True)
+class ArtifactEntry:
+    path: str  # posix, relative to the run's artifact root, e.g. "model/MLmodel"
+    is_dir: bool
+    size: int | None
+
+    def to_dict(self) -> dict[str, object]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class RunDetails:
+    run_id: str
+    experiment_id: str
+    experiment_name: str
+    run_name: str
+    status: str
+    start_time: int | None
+    end_time: int | None
+    script: str | None
+    lifecycle_stage: str  # "active" | "deleted"
+    params: dict[str, str]
+    metrics: dict[str, float]  # latest values, exact
+    tags: dict[str, str]  # the user's: without mlflow.* and mlworkbench.* keys
+    system_tags: dict[str, str]  # the mlflow.* / mlworkbench.* ones
+    note: str | None
+    artifact_uri: str
+    log_artifact: str | None  # LOG_ARTIFACT when the run has it
+    args: list[str] | None  # the script arguments the run was launched with
+    models: list[str]  # model URIs a user can register (models:/…, runs:/<id>/<path>)
+
+    def to_dict(self) -> dict[str, object]:
+        return asdict(self)
+
+
+def get_run_details(workspace: Path, run_id: str, *, tracking_uri: str | None = None) -> RunDetails:
+    """The run's details; `RunNotFoundError`, `ExperimentDeletedError` otherwise."""
+    from mlworkbench.run_lookup import open_run
+
+    client, run, experiment = open_run(workspace, run_id, tracking_uri)
+    return details_of(client, run, experiment)
+
+
+def details_of(client: MlflowClient, run: Run, experiment: Experiment) -> RunDetails:
+    info, data = run.info, run.data
+    tags = dict(data.tags)
+    top = list_entries(client, info.run_id, None)
+    return RunDetails(
+        run_id=info.run_id,
+        experiment_id=info.experiment_id,
+        experiment_name=experiment.name,
+        run_name=info.run_name or info.run_id[:8],
+        status=info.status,
+        start_time=info.start_time,
+        end_time=info.end_time,
+        script=tags.get("mlworkbench.script"),
+        lifecycle_stage=info.lifecycle_stage,
+        params=dict(data.params),
+        metrics=dict(data.metrics),
+        tags={k: v for k, v in tags.items() if not k.startswith(SYSTEM_PREFIXES)},
+        system_tags={k: v for k, v in tags.items() if k.startswith(SYSTEM_PREFIXES)},
+        note=tags.get(NOTE_TAG),
+        artifact_uri=info.artifact_uri,
+        log_artifact=_log_artifact(client, info.run_id, top),
+        args=script_args(tags),
+        models=_models(client, info.run_id, info.experiment_id, top),
+    )
+
+
+def script_args(tags: dict[str, str]) -> list[str] | None:
+    """The arguments after the script, from the provenance tags (`argv`, else `command`).
+
+    `argv` is the script's own sys.argv ([script, *args]); `command` is [python, script, *args].
+    A run not started by ML Workbench has neither: None, and the editor offers no rerun.
+    """
+    for key, skip in (("mlworkbench.argv", 1), ("mlworkbench.command", 2)):
+        text = tags.get(key)
+        if text is None:
+            continue
+        try:
+            value = json.loads(text)
+        except ValueError:
+            continue
+        if (
+            isinstance(value, list)
+            and len(value) >= skip
+            and all(isinstance(v, str) for v in value)
+        ):
+            return [str(v) for v in value[skip:]]
+    return None
+
+
+def list_artifacts(
+    workspace: Path, run_id: str, path: str | None = None, *, tracking_uri: str | None = None
+) -> list[ArtifactEntry]:
+    """One folder level of the run's artifacts (the root when `path` is None or empty).
+
+    The path is checked like `resolve_artifact`'s before MLflow sees it (and, for artifacts on
+    this machine, must not lead out through a symlink). A folder that a local artifact store
+    does not have is `ArtifactNotFoundError`.
+    """
+    from mlworkbench.artifact_paths import inside, local_artifact_root
+    from mlworkbench.errors import ArtifactNotFoundError, ArtifactPathRefusedError
+    from mlworkbench.run_lookup import open_run
+
+    relative = check_artifact_path(path) if path else None
+    client, run, _ = open_run(workspace, run_id, tracking_uri)
+    root = local_artifact_root(run.info.artifact_uri)
+    if relative is not None and root is not None:
+        if not (root / relative).exists():
+            raise ArtifactNotFoundError(run.info.run_id, relative)
+        if inside(root, relative) is None:
+            raise ArtifactPathRefusedError(
+                relative, "it resolves outside the run's artifact folder (through a symlink)"
+            )
+    return list_entries(client, run.info.run_id, relative)
+
+
+def list_entries(client: MlflowClient, run_id: str, path: str | None) -> list[ArtifactEntry]:
+    return [
+        ArtifactEntry(path=f.path, is_dir=f.is_dir, size=None if f.is_dir else f.file_size)
+        for f in sorted(client.list_artifacts(run_id, path), key=lambda f: f.path)
+    ]
+
+
+def _log_artifact(client: MlflowClient, run_id: str, top: list[ArtifactEntry]) -> str | None:
+    folder = LOG_ARTIFACT.rsplit("/", 1)[0]
+    if not any(e.is_dir and e.path == folder for e in top):
+        return None
+    inside = list_entries(client, run_id, folder)
+    return LOG_ARTIFACT if any(e.path == LOG_ARTIFACT for e in inside) else None
+
+
+def _models(
+    client: MlflowClient, run_id: str, experiment_id: str, top: list[ArtifactEntry]
+) -> list[str]:
+    """LoggedModels (MLflow 3 `log_model`, autolog) first, then old-style model folders."""
+    found = [
+        m.model_uri
+        for m in client.search_logged_models(
+            experiment_ids=[experiment_id], filter_string=f"source_run_id='{run_id}'"
+        )
+    ]
+    found.extend(f"runs:/{run_id}/{p}" for p in model_folders(client, run_id, top))
+    return found
+
+
+def model_folders(client: MlflowClient, run_id: str, top: list[ArtifactEntry]) -> list[str]:
+    """Artifact folders holding an MLmodel file, down to MODEL_SEARCH_DEPTH levels."""
+    found: list[str] = []
+    level = [e for e in top if e.is_dir]
+    for _ in range(MODEL_SEARCH_DEPTH):
+        deeper: list[ArtifactEntry] = []
+        for folder in level:
+            inside = list_entries(client, run_id, folder.path)
+            if any(not e.is_dir and e.path.rsplit("/", 1)[-1] == MODEL_FILE for e in inside):
+                found.append(folder.path)
+            else:
+                deeper.extend(e for e in inside if e.is_dir)
+        level = deeper
+    return found

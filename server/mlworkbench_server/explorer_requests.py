@@ -1,0 +1,170 @@
+"""The run explorer's reads: pages of runs from the summary cache, experiments, comparisons.
+
+One `RunCache` per resolved tracking URI lives as long as the server, so scrolling, sorting and
+filtering the Runs view never re-reads the store; runs this server starts, ends or edits reach
+the cache through `on_runs_changed`. The handlers are thin: parse, call the library, convert.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import asdict
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from lsprotocol import types
+from pygls.exceptions import JsonRpcException
+from pygls.uris import to_fs_path
+
+from mlworkbench_server.errors import to_lsp_error
+from mlworkbench_server.protocol import REQUESTS
+
+if TYPE_CHECKING:
+    from mlworkbench.run_cache import RunCache
+    from mlworkbench_server.server import WorkbenchServer
+
+MAX_LIMIT = 1000
+LENS_RUNS = 200  # as many newest runs as LIST_RUNS reads for the `N runs` lenses
+
+
+class RunCaches:
+    """The caches of this server, by resolved tracking URI."""
+
+    def __init__(self) -> None:
+        self._caches: dict[str, RunCache] = {}
+        self._lock = threading.Lock()
+
+    def for_workspace(self, workspace: Path, tracking_uri: str | None) -> RunCache | None:
+        """The cache of the workspace's store; None while no store exists (nothing is created)."""
+        from mlworkbench.run_cache import RunCache
+        from mlworkbench.runs.child.store_open import sqlite_path
+        from mlworkbench.runs.launcher import resolve_tracking_uri
+        from mlworkbench.tracking_client import checked_tracking_uri
+
+        uri = resolve_tracking_uri(workspace, tracking_uri)
+        db = sqlite_path(uri)
+        with self._lock:
+            cache = self._caches.get(uri)
+            if cache is not None and (db is None or db.exists()):
+                return cache
+            self._caches.pop(uri, None)
+        if checked_tracking_uri(workspace, tracking_uri) is None:
+            return None
+        with self._lock:
+            return self._caches.setdefault(uri, RunCache(uri))
+
+    def mark_stale(self, run_id: str | None) -> None:
+        with self._lock:
+            caches = list(self._caches.values())
+        for cache in caches:
+            cache.mark_stale(run_id)
+
+
+def _workspace(params: Any) -> Path:
+    uri = _field(params, "workspaceUri", str, required=True)
+    return Path(to_fs_path(uri) or uri)
+
+
+def _field(params: Any, name: str, kind: type, *, required: bool = False) -> Any:
+    value = getattr(params, name, None)
+    if value is None and not required:
+        return None
+    if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+        raise JsonRpcException(
+            code=types.ErrorCodes.InvalidParams,
+            message=f"'{name}' must be {'a string' if kind is str else f'a {kind.__name__}'}",
+        )
+    return value
+
+
+def _page_bounds(params: Any) -> tuple[int, int]:
+    offset = _field(params, "offset", int)
+    limit = _field(params, "limit", int)
+    offset = 0 if offset is None else offset
+    limit = 100 if limit is None else limit
+    if offset < 0 or not 1 <= limit <= MAX_LIMIT:
+        raise JsonRpcException(
+            code=types.ErrorCodes.InvalidParams,
+            message=f"'offset' must be >= 0 and 'limit' between 1 and {MAX_LIMIT}",
+        )
+    return offset, limit
+
+
+def register(server: WorkbenchServer) -> None:
+    caches = RunCaches()
+    server.on_runs_changed(caches.mark_stale)
+
+    @server.feature(REQUESTS["QUERY_RUNS"])
+    @server.thread()
+    def query_runs(ls: WorkbenchServer, params: Any) -> dict[str, object]:
+        from mlworkbench.errors import MlWorkbenchError
+        from mlworkbench.run_cache import RunPage
+        from mlworkbench.run_cache_match import compile_filter
+
+        workspace = _workspace(params)
+        offset, limit = _page_bounds(params)
+        query = _field(params, "filter", str)
+        order_by = _field(params, "orderBy", str)
+        experiment_id = _field(params, "experimentId", str)
+        deleted = _field(params, "deleted", bool) is True
+        try:
+            compile_filter(query)  # an invalid filter is reported even without a store
+            cache = caches.for_workspace(workspace, ls.tracking_uri)
+            if cache is None:
+                page = RunPage(runs=[], total=0, next_offset=None, scripts=[], deleted_run_ids=[])
+            else:
+                page = cache.query(
+                    filter=query,
+                    order_by=order_by,
+                    experiment_id=experiment_id,
+                    offset=offset,
+                    limit=limit,
+                    deleted=deleted,
+                )
+                if ls.script_runs.update(cache.query(limit=LENS_RUNS).runs):
+                    ls.refresh_code_lenses()
+        except MlWorkbenchError as error:
+            raise to_lsp_error(error) from error
+        return {"page": page.to_dict(), "running": ls.runs.running()}
+
+    @server.feature(REQUESTS["LIST_EXPERIMENTS"])
+    @server.thread()
+    def list_experiments(ls: WorkbenchServer, params: Any) -> dict[str, object]:
+        from mlworkbench.errors import MlWorkbenchError
+
+        workspace = _workspace(params)
+        try:
+            cache = caches.for_workspace(workspace, ls.tracking_uri)
+            found = [] if cache is None else cache.experiments()
+        except MlWorkbenchError as error:
+            raise to_lsp_error(error) from error
+        return {"experiments": [asdict(e) for e in found]}
+
+    @server.feature(REQUESTS["COMPARE_RUNS"])
+    @server.thread()
+    def compare_runs(ls: WorkbenchServer, params: Any) -> dict[str, object]:
+        from mlworkbench.errors import MlWorkbenchError
+        from mlworkbench.run_compare import MIN_POINTS, compare_runs
+
+        workspace = _workspace(params)
+        run_ids = _field(params, "runIds", list, required=True)
+        if not all(isinstance(i, str) for i in run_ids):
+            raise JsonRpcException(
+                code=types.ErrorCodes.InvalidParams, message="'runIds' must be a list of strings"
+            )
+        max_points = _field(params, "maxPoints", int)
+        if max_points is not None and max_points < MIN_POINTS:
+            raise JsonRpcException(
+                code=types.ErrorCodes.InvalidParams,
+                message=f"'maxPoints' must be at least {MIN_POINTS}",
+            )
+        try:
+            data = compare_runs(
+                workspace,
+                run_ids,
+                tracking_uri=ls.tracking_uri,
+                max_points=max_points or 2000,
+            )
+        except MlWorkbenchError as error:
+            raise to_lsp_error(error) from error
+        return data.to_dict()

@@ -1,0 +1,72 @@
+"""Requests that start the MLflow UI or TensorBoard on 127.0.0.1 and stop them with the server.
+
+The processes belong to `mlworkbench.monitor_servers`' process-wide manager; this module adds
+the trust gate (starting a server runs code from the selected interpreter) and stops them on
+LSP shutdown and exit, so a closed editor leaves no server behind (atexit covers a crash of
+the client that skips both).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from lsprotocol import types
+from pygls.exceptions import JsonRpcException
+
+from mlworkbench_server.errors import to_lsp_error
+from mlworkbench_server.protocol import REQUESTS
+from mlworkbench_server.registry_requests import require_trust, workspace_of
+
+if TYPE_CHECKING:
+    from mlworkbench_server.server import WorkbenchServer
+
+KINDS = ("mlflow", "tensorboard")
+
+
+def _bad_params(message: str) -> JsonRpcException:
+    return JsonRpcException(code=types.ErrorCodes.InvalidParams, message=message)
+
+
+def stop_monitors() -> int:
+    from mlworkbench import monitor_servers
+
+    return monitor_servers.stop_all()
+
+
+def register(server: WorkbenchServer) -> None:
+    @server.feature(REQUESTS["OPEN_MONITOR"])
+    @server.thread()
+    def open_monitor(ls: WorkbenchServer, params: Any) -> dict[str, object]:
+        from mlworkbench import monitor_servers
+        from mlworkbench.errors import MlWorkbenchError
+
+        require_trust(ls, "start the MLflow UI or TensorBoard")
+        kind = getattr(params, "kind", None)
+        if kind not in KINDS:
+            raise _bad_params(f"unknown monitor kind {kind!r}; expected one of {', '.join(KINDS)}")
+        run_id = getattr(params, "runId", None)
+        if kind == "tensorboard" and not run_id:
+            raise _bad_params("TensorBoard needs the run whose event files it shows (runId)")
+        workspace = workspace_of(params)
+        try:
+            if kind == "mlflow":
+                info = monitor_servers.ensure_mlflow_ui(workspace, ls.tracking_uri)
+            else:
+                info = monitor_servers.ensure_tensorboard(workspace, str(run_id), ls.tracking_uri)
+        except MlWorkbenchError as error:
+            raise to_lsp_error(error) from error
+        return {"kind": info.kind, "url": info.url, "reused": info.reused}
+
+    # Stopping is always allowed: it only ends servers this process started.
+    @server.feature(REQUESTS["STOP_MONITORS"])
+    @server.thread()
+    def stop(ls: WorkbenchServer, params: Any) -> dict[str, object]:
+        return {"stopped": stop_monitors()}
+
+    @server.feature(types.SHUTDOWN)
+    def on_shutdown(ls: WorkbenchServer, params: None) -> None:
+        stop_monitors()
+
+    @server.feature(types.EXIT)
+    def on_exit(ls: WorkbenchServer, params: None) -> None:
+        stop_monitors()  # a client that exits without shutdown first

@@ -1,0 +1,134 @@
+"""One run from the editor: its details, its artifacts (checked paths only) and its edits.
+
+Thin adapters over `mlworkbench.run_details`, `artifact_access` and `run_edits`: parse the
+params, call the library in a worker thread, convert. Edits change the user's store, so
+Restricted Mode refuses them; reads are allowed, as the Runs view itself is.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from pygls.exceptions import JsonRpcException
+from pygls.uris import to_fs_path
+
+from mlworkbench_server.errors import to_lsp_error
+from mlworkbench_server.protocol import EDIT_RUN_ACTIONS, ERROR_CODES, REQUESTS
+
+if TYPE_CHECKING:
+    from mlworkbench.run_details import RunDetails
+    from mlworkbench_server.server import WorkbenchServer
+
+T = TypeVar("T")
+
+
+def _workspace(params: Any) -> Path:
+    return Path(to_fs_path(params.workspaceUri) or params.workspaceUri)
+
+
+def _library(call: Callable[[], T]) -> T:
+    """Run a library call, turning its typed errors into structured LSP errors."""
+    from mlworkbench.errors import MlWorkbenchError
+
+    try:
+        return call()
+    except MlWorkbenchError as error:
+        raise to_lsp_error(error) from error
+
+
+def edit_run(ls: WorkbenchServer, params: Any) -> RunDetails:
+    """Apply one edit action; the run's details afterwards."""
+    from mlworkbench import run_edits
+    from mlworkbench.errors import InvalidRunEditError
+
+    if not ls.trusted:
+        raise JsonRpcException(
+            code=ERROR_CODES["UNTRUSTED_WORKSPACE"],
+            message="ML Workbench changes no runs in Restricted Mode: trust the workspace first.",
+        )
+    workspace, run_id, uri = _workspace(params), str(params.runId), ls.tracking_uri
+    action = getattr(params, "action", None)
+    value = getattr(params, "value", None)
+    key = getattr(params, "key", None)
+
+    def needs(name: str, given: object) -> str:
+        if not isinstance(given, str):
+            raise InvalidRunEditError(run_id, f"the {action!r} edit needs a {name!r} string")
+        return given
+
+    actions: dict[str, Callable[[], RunDetails]] = {
+        "rename": lambda: run_edits.rename_run(
+            workspace, run_id, needs("value", value), tracking_uri=uri
+        ),
+        "note": lambda: run_edits.set_note(
+            workspace, run_id, needs("value", value), tracking_uri=uri
+        ),
+        "setTag": lambda: run_edits.set_tag(
+            workspace, run_id, needs("key", key), needs("value", value), tracking_uri=uri
+        ),
+        "removeTag": lambda: run_edits.remove_tag(
+            workspace, run_id, needs("key", key), tracking_uri=uri
+        ),
+        "delete": lambda: run_edits.delete_run(workspace, run_id, tracking_uri=uri),
+        "restore": lambda: run_edits.restore_run(workspace, run_id, tracking_uri=uri),
+    }
+    assert set(actions) == set(EDIT_RUN_ACTIONS)
+
+    def apply() -> RunDetails:
+        if not isinstance(action, str) or action not in actions:
+            raise InvalidRunEditError(
+                run_id, f"unknown edit {action!r}; expected one of {', '.join(EDIT_RUN_ACTIONS)}"
+            )
+        return actions[action]()
+
+    details = _library(apply)
+    ls.runs_changed(details.run_id)
+    return details
+
+
+def register(server: WorkbenchServer) -> None:
+    @server.feature(REQUESTS["RUN_DETAILS"])
+    @server.thread()
+    def run_details(ls: WorkbenchServer, params: Any) -> dict[str, object]:
+        from mlworkbench.run_details import get_run_details
+
+        workspace, run_id = _workspace(params), str(params.runId)
+        return _library(
+            lambda: get_run_details(workspace, run_id, tracking_uri=ls.tracking_uri)
+        ).to_dict()
+
+    @server.feature(REQUESTS["LIST_ARTIFACTS"])
+    @server.thread()
+    def list_artifacts(ls: WorkbenchServer, params: Any) -> dict[str, object]:
+        from mlworkbench.run_details import list_artifacts
+
+        workspace, run_id = _workspace(params), str(params.runId)
+        path = getattr(params, "path", None) or None
+        entries = _library(
+            lambda: list_artifacts(workspace, run_id, path, tracking_uri=ls.tracking_uri)
+        )
+        return {"entries": [entry.to_dict() for entry in entries]}
+
+    @server.feature(REQUESTS["RESOLVE_ARTIFACT"])
+    @server.thread()
+    def resolve_artifact(ls: WorkbenchServer, params: Any) -> dict[str, object]:
+        from mlworkbench.artifact_access import resolve_artifact
+
+        workspace, run_id = _workspace(params), str(params.runId)
+        path = getattr(params, "path", None)
+        resolved = _library(
+            lambda: resolve_artifact(
+                workspace,
+                run_id,
+                path if isinstance(path, str) else "",
+                tracking_uri=ls.tracking_uri,
+            )
+        )
+        return {"localPath": str(resolved.local_path), "kind": resolved.kind}
+
+    @server.feature(REQUESTS["EDIT_RUN"])
+    @server.thread()
+    def edit(ls: WorkbenchServer, params: Any) -> dict[str, object]:
+        return edit_run(ls, params).to_dict()

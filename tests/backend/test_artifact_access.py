@@ -1,0 +1,191 @@
+"""Artifacts as local files: kinds, in-place reads, downloads, and every refused path."""
+
+from __future__ import annotations
+
+import os
+import signal
+from pathlib import Path
+
+import pytest
+from run_details_store import Store, make_store
+
+from mlworkbench.artifact_access import ResolvedArtifact, resolve_artifact
+from mlworkbench.errors import ArtifactNotFoundError, ArtifactPathRefusedError, RunNotFoundError
+
+
+@pytest.fixture(autouse=True)
+def _no_tracking_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory: pytest.TempPathFactory) -> Store:
+    return make_store(tmp_path_factory.mktemp("artifacts"), with_models=True)
+
+
+def _root(store: Store) -> Path:
+    from mlflow.tracking import MlflowClient
+
+    uri = MlflowClient(store.uri).get_run(store.run_id).info.artifact_uri
+    return Path(uri.removeprefix("file://"))
+
+
+@pytest.mark.parametrize(
+    ("path", "kind"),
+    [
+        ("notes.txt", "text"),
+        ("README", "text"),
+        ("mlworkbench/output.log", "text"),
+        ("reports/summary.md", "text"),
+        ("plot.png", "image"),
+        ("table.csv", "csv"),
+        ("weights.bin", "binary"),
+        ("reports", "directory"),
+        ("model/MLmodel", "model"),
+    ],
+)
+def test_local_artifacts_are_read_in_place_with_their_kind(
+    store: Store, path: str, kind: str
+) -> None:
+    resolved = resolve_artifact(store.workspace, store.run_id, path)
+    assert resolved == ResolvedArtifact((_root(store) / path).resolve(), kind)
+    assert resolved.local_path.exists()
+    assert not (store.workspace / ".mlworkbench").exists()  # nothing copied
+
+
+def test_a_model_folder_points_at_its_mlmodel_file(store: Store) -> None:
+    resolved = resolve_artifact(store.workspace, store.run_id, "model/")
+    assert resolved.kind == "model"
+    assert resolved.local_path == (_root(store) / "model" / "MLmodel").resolve()
+    assert resolved.to_dict() == {"local_path": str(resolved.local_path), "kind": "model"}
+
+
+@pytest.mark.parametrize(
+    ("path", "why"),
+    [
+        ("/etc/passwd", "absolute"),
+        ("C:/Windows/win.ini", "absolute"),
+        ("../../mlflow.db", "'..'"),
+        ("reports/../../..", "'..'"),
+        ("..", "'..'"),
+        ("%2e%2e/%2e%2e/mlflow.db", "'%'"),
+        ("reports%2f..%2f..", "'%'"),
+        ("%2E%2E", "'%'"),
+        ("notes.txt#frag", "'#'"),
+        ("notes.txt?x=1", "'?'"),
+        ("..\\..\\mlflow.db", "backslash"),
+        ("notes.txt\x00.png", "NUL"),
+        ("notes\n.txt", "control"),
+        ("", "empty"),
+        ("   ", "empty"),
+        ("./", "root"),
+        ("file:///etc/passwd", "URI"),
+        ("s3://bucket/x", "URI"),
+    ],
+)
+def test_paths_that_could_leave_the_run_are_refused(store: Store, path: str, why: str) -> None:
+    with pytest.raises(ArtifactPathRefusedError) as raised:
+        resolve_artifact(store.workspace, store.run_id, path)
+    assert raised.value.code == "ARTIFACT_PATH_REFUSED"
+    assert why in raised.value.message
+    assert "relative to the run's artifact root" in raised.value.message  # what to do
+
+
+def test_paths_are_refused_before_the_store_is_opened(tmp_path: Path) -> None:
+    with pytest.raises(ArtifactPathRefusedError):
+        resolve_artifact(tmp_path, "0" * 32, "../x")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_symlink_out_of_the_artifact_folder_is_refused(store: Store, tmp_path: Path) -> None:
+    secret = tmp_path / "secret.txt"
+    secret.write_text("do not show")
+    link = _root(store) / "escape.txt"
+    folder_link = _root(store) / "escape_dir"
+    os.symlink(secret, link)
+    os.symlink(tmp_path, folder_link, target_is_directory=True)
+    inner = _root(store) / "inner_link.txt"
+    os.symlink(_root(store) / "notes.txt", inner)
+    try:
+        for path in ("escape.txt", "escape_dir", "escape_dir/secret.txt"):
+            with pytest.raises(ArtifactPathRefusedError) as raised:
+                resolve_artifact(store.workspace, store.run_id, path)
+            assert "outside the run's artifact folder" in raised.value.message
+        # A link that stays inside the run's folder is fine.
+        resolved = resolve_artifact(store.workspace, store.run_id, "inner_link.txt")
+        assert resolved.local_path == (_root(store) / "notes.txt").resolve()
+    finally:
+        for made in (link, folder_link, inner):
+            made.unlink()
+    assert secret.read_text() == "do not show"
+
+
+def test_a_missing_artifact_is_not_found(store: Store) -> None:
+    for path in ("nope.txt", "reports/nope.md", "model/nope"):
+        with pytest.raises(ArtifactNotFoundError) as raised:
+            resolve_artifact(store.workspace, store.run_id, path)
+        assert raised.value.code == "ARTIFACT_NOT_FOUND" and raised.value.path == path
+
+
+def test_a_missing_run_is_run_not_found(store: Store) -> None:
+    with pytest.raises(RunNotFoundError):
+        resolve_artifact(store.workspace, "0" * 32, "notes.txt")
+
+
+def test_a_remote_artifact_store_is_downloaded_into_the_workspace_cache(
+    tmp_path: Path,
+) -> None:
+    """An `mlflow-artifacts:` store served by a real `mlflow server` subprocess."""
+    import socket
+    import subprocess
+    import sys
+    import time
+
+    from mlflow.tracking import MlflowClient
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    served = tmp_path / "served"
+    server = subprocess.Popen(
+        [
+            sys.executable, "-m", "mlflow", "server", "--host", "127.0.0.1", "--port", str(port),
+            "--backend-store-uri", f"sqlite:///{tmp_path / 'server.db'}",
+            "--artifacts-destination", str(served), "--workers", "1",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,  # its workers too are stopped through the process group
+    )  # fmt: skip
+    uri = f"http://127.0.0.1:{port}"
+    try:
+        # Wait for the port itself: MLflow's client would back off for minutes on its own.
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                assert server.poll() is None, "mlflow server exited"
+                assert time.monotonic() < deadline, "mlflow server did not start"
+                time.sleep(0.2)
+        client = MlflowClient(uri)
+        run = client.create_run(client.create_experiment("remote"))
+        assert run.info.artifact_uri.startswith("mlflow-artifacts:")
+        note = tmp_path / "note.txt"
+        note.write_text("from the server\n")
+        client.log_artifact(run.info.run_id, str(note), "docs")
+        workspace = tmp_path / "ws"
+        workspace.mkdir()
+
+        resolved = resolve_artifact(workspace, run.info.run_id, "docs/note.txt", tracking_uri=uri)
+        cache = (workspace / ".mlworkbench" / "artifacts" / run.info.run_id).resolve()
+        assert resolved == ResolvedArtifact(cache / "docs" / "note.txt", "text")
+        assert resolved.local_path.read_text() == "from the server\n"
+        with pytest.raises(ArtifactNotFoundError):
+            resolve_artifact(workspace, run.info.run_id, "docs/missing.txt", tracking_uri=uri)
+        with pytest.raises(ArtifactPathRefusedError):
+            resolve_artifact(workspace, run.info.run_id, "../../x", tracking_uri=uri)
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)
+        server.wait(timeout=30)
