@@ -77,7 +77,8 @@ def register_model(
     """
     from mlflow.exceptions import MlflowException
 
-    from mlworkbench.errors import NoModelInRunError, RunNotFoundError, SeveralModelsInRunError
+    from mlworkbench.errors import RunNotFoundError
+    from mlworkbench.registry_errors import NoModelInRunError, SeveralModelsInRunError
     from mlworkbench.tracking_client import open_client
 
     _check_model_name(name)
@@ -111,7 +112,7 @@ def set_alias(
     """Point `alias` at `version` of `name` (moving it from another version if it had one)."""
     from mlflow.exceptions import MlflowException
 
-    from mlworkbench.errors import InvalidModelNameError, ModelNotFoundError
+    from mlworkbench.registry_errors import InvalidModelNameError, ModelNotFoundError
 
     _check_alias(alias)
     version = version.strip()
@@ -133,7 +134,7 @@ def delete_alias(
     workspace: Path, name: str, alias: str, *, tracking_uri: str | None = None
 ) -> RegisteredModelInfo:
     """Remove `alias` from `name`; an alias the model does not have is an error, not a no-op."""
-    from mlworkbench.errors import ModelNotFoundError
+    from mlworkbench.registry_errors import ModelNotFoundError
 
     client = _existing_model_client(workspace, name, tracking_uri)
     if alias not in client.get_registered_model(name).aliases:
@@ -143,7 +144,7 @@ def delete_alias(
 
 
 def _check_model_name(name: str) -> None:
-    from mlworkbench.errors import InvalidModelNameError
+    from mlworkbench.registry_errors import InvalidModelNameError
 
     if not name.strip():
         raise InvalidModelNameError("model name", name, "it is empty")
@@ -154,7 +155,7 @@ def _check_model_name(name: str) -> None:
 
 
 def _check_alias(alias: str) -> None:
-    from mlworkbench.errors import InvalidModelNameError
+    from mlworkbench.registry_errors import InvalidModelNameError
 
     if not alias:
         raise InvalidModelNameError("alias", alias, "it is empty")
@@ -170,7 +171,7 @@ def _check_alias(alias: str) -> None:
 
 def _translate(error: Exception, what: str, value: str) -> Exception:
     """MLflow's refusal of a name as our typed error; anything else is re-raised as is."""
-    from mlworkbench.errors import InvalidModelNameError
+    from mlworkbench.registry_errors import InvalidModelNameError
 
     if getattr(error, "error_code", None) == "INVALID_PARAMETER_VALUE":
         return InvalidModelNameError(what, value, str(getattr(error, "message", error)))
@@ -178,7 +179,7 @@ def _translate(error: Exception, what: str, value: str) -> Exception:
 
 
 def _existing_model_client(workspace: Path, name: str, tracking_uri: str | None) -> MlflowClient:
-    from mlworkbench.errors import ModelNotFoundError
+    from mlworkbench.registry_errors import ModelNotFoundError
     from mlworkbench.tracking_client import open_client
 
     client = open_client(workspace, tracking_uri)

@@ -74,7 +74,7 @@ class MonitorManager:
 
     def ensure_mlflow_ui(self, workspace: Path, tracking_uri: str | None = None) -> MonitorInfo:
         """The MLflow UI on the workspace's store; a tracking server's own URL if it has one."""
-        from mlworkbench.errors import MonitorStartError
+        from mlworkbench.registry_errors import MonitorStartError
         from mlworkbench.tracking_client import checked_tracking_uri
 
         # The same checks as every store access: a corrupt or newer store is refused here
@@ -151,7 +151,7 @@ class MonitorManager:
             return MonitorInfo(kind, monitor.url, monitor.process.pid, reused=False)
 
     def _start(self, kind: str, workspace: Path, command: _CommandFactory) -> _Monitor:
-        from mlworkbench.errors import MonitorStartError
+        from mlworkbench.registry_errors import MonitorStartError
         from mlworkbench.runs.log_tail import tail_lines
         from mlworkbench.runs.process_group import spawn
 
@@ -189,7 +189,8 @@ def run_logdir(workspace: Path, run_id: str, tracking_uri: str | None = None) ->
     """The local folder of the run's kept event files (downloaded when artifacts are remote)."""
     from mlflow.exceptions import MlflowException
 
-    from mlworkbench.errors import NoEventFilesError, RunNotFoundError
+    from mlworkbench.errors import RunNotFoundError
+    from mlworkbench.registry_errors import NoEventFilesError
     from mlworkbench.tracking_client import open_client
 
     client = open_client(workspace, tracking_uri)

@@ -26,6 +26,7 @@ can add filter syntax; a value holding both kinds of quote cannot be expressed a
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -143,10 +144,17 @@ def sort_runs(runs: Sequence[Run], keys: Sequence[OrderKey]) -> list[Run]:
         keys.append(OrderKey("attributes", "run_id", ascending=True))
     ordered = list(runs)
     for key in reversed(keys):  # stable sorts, least significant key first
-        present = [r for r in ordered if _sort_value(r, key) is not None]
-        missing = [r for r in ordered if _sort_value(r, key) is None]
-        present.sort(key=lambda r: _sort_value(r, key), reverse=not key.ascending)  # type: ignore[arg-type,return-value]
-        ordered = present + missing
+        values = [(run, _sort_value(run, key)) for run in ordered]
+        # MLflow's SQL order in either direction: numbers and strings, then NaN, then missing.
+        nan = [r for r, v in values if isinstance(v, float) and math.isnan(v)]
+        missing = [r for r, v in values if v is None]
+        present = [
+            (r, v)
+            for r, v in values
+            if v is not None and not (isinstance(v, float) and math.isnan(v))
+        ]
+        present.sort(key=lambda pair: pair[1], reverse=not key.ascending)  # type: ignore[arg-type,return-value]
+        ordered = [r for r, _ in present] + nan + missing
     return ordered
 
 

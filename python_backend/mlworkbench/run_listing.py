@@ -6,6 +6,8 @@ function: listing is the first thing that needs it, never start-up.
 
 from __future__ import annotations
 
+import math
+import sys
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -42,6 +44,16 @@ class RunSummary:
 
     def to_dict(self) -> dict[str, object]:
         return asdict(self)
+
+
+def json_safe_metrics(metrics: dict[str, float]) -> dict[str, float]:
+    """Metrics JSON can carry: NaN left out, +/-inf as +/-max double (what MLflow's SQL stores
+    keep for them). The editor's JSON parser rejects NaN and Infinity tokens outright."""
+    return {
+        key: math.copysign(sys.float_info.max, value) if math.isinf(value) else value
+        for key, value in metrics.items()
+        if not math.isnan(value)
+    }
 
 
 def _int_or_none(text: str | None) -> int | None:
@@ -100,11 +112,11 @@ def list_runs(
             start_time=run.info.start_time,
             end_time=run.info.end_time,
             script=run.data.tags.get(TAG_PREFIX + "script"),
-            metrics=dict(run.data.metrics),
+            metrics=json_safe_metrics(run.data.metrics),
             params=dict(run.data.params),
             exit_code=_int_or_none(run.data.tags.get(TAG_PREFIX + "exit_code")),
             error_tail=run.data.tags.get(TAG_PREFIX + "error_tail"),
-            primary_metric=primary_metric(run.data.metrics),
+            primary_metric=primary_metric(json_safe_metrics(run.data.metrics)),
         )
         for run in runs
     ]

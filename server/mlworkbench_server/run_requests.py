@@ -15,7 +15,8 @@ from pygls.exceptions import JsonRpcException
 from pygls.uris import to_fs_path
 
 from mlworkbench_server.errors import to_lsp_error
-from mlworkbench_server.protocol import EDIT_RUN_ACTIONS, ERROR_CODES, REQUESTS
+from mlworkbench_server.explorer_protocol import EDIT_RUN_ACTIONS
+from mlworkbench_server.protocol import ERROR_CODES, REQUESTS
 
 if TYPE_CHECKING:
     from mlworkbench.run_details import RunDetails

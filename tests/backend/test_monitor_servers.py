@@ -18,8 +18,9 @@ from pathlib import Path
 
 import pytest
 
-from mlworkbench.errors import MonitorStartError, NoEventFilesError, RunNotFoundError
+from mlworkbench.errors import RunNotFoundError
 from mlworkbench.monitor_servers import MonitorManager
+from mlworkbench.registry_errors import MonitorStartError, NoEventFilesError
 from mlworkbench.runs.process_group import group_alive
 
 

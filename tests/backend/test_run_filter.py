@@ -135,6 +135,16 @@ def test_order_by_applies_across_merged_disjuncts_with_missing_values_last(store
     assert [store.ids[n] for n in names(store, query, ["metrics.rmse DESC"])] == one
 
 
+def test_nan_sorts_after_numbers_and_before_missing_like_mlflow(store: Store) -> None:
+    store.client.log_metric(store.ids["r4"], "rmse", float("nan"))
+    query = "tags.team = 'blue' or tags.team in ('red', 'green')"
+    for order in ("metrics.rmse DESC", "metrics.rmse ASC"):
+        one = store.client.search_runs([store.experiment_id], "", order_by=[order])
+        merged = search_runs_filtered(store.client, [store.experiment_id], query, [order])
+        assert [r.info.run_id for r in merged] == [r.info.run_id for r in one], order
+        assert names(store, query, [order])[-2:] == ["r4", "r5"]  # NaN, then missing
+
+
 def test_overlapping_disjuncts_are_deduplicated_and_max_applies_after_merge(store: Store) -> None:
     query = "tags.team = 'red' or metrics.rmse < 0.3 or params.alpha = '0.1'"
     assert names(store, query) == ["r6", "r3", "r2", "r1"]
@@ -215,7 +225,8 @@ def test_order_keys_are_parsed_like_mlflow() -> None:
     assert parse_order_by("metrics.m1 DESC").to_mlflow() == "metrics.`m1` DESC"
     assert parse_order_by("attributes.start_time").to_mlflow() == "attributes.start_time ASC"
     assert parse_order_by("start_time desc").to_mlflow() == "attributes.start_time DESC"
-    for bad, position in [("metrics.m1 sideways", 11), ("foo.x", 0), ("", 0)]:
+    bad_keys = [("metrics.m1 sideways", 11), ("foo.x", 0), ("", 0), ("attributes.experiment_id", 0)]
+    for bad, position in bad_keys:
         with pytest.raises(InvalidFilterError) as raised:
             parse_order_by(bad)
         assert raised.value.position == position

@@ -67,3 +67,20 @@ def test_a_corrupt_store_is_reported_and_left_byte_for_byte(tmp_path: Path) -> N
         list_runs(tmp_path)
     assert str(store) in str(raised.value)
     assert hashlib.sha256(store.read_bytes()).hexdigest() == before
+
+
+def test_nan_and_infinite_metrics_become_json_the_editor_can_parse(tmp_path: Path) -> None:
+    import json
+    import sys
+
+    from mlflow.tracking import MlflowClient
+
+    client = MlflowClient(f"sqlite:///{tmp_path / 'mlflow.db'}")
+    experiment = client.create_experiment("e", artifact_location=(tmp_path / "mlruns").as_uri())
+    run_id = client.create_run(experiment).info.run_id
+    client.log_metric(run_id, "loss", float("nan"))
+    client.log_metric(run_id, "gain", float("inf"))
+    client.log_metric(run_id, "accuracy", 0.5)
+    [run] = list_runs(tmp_path)
+    assert run.metrics == {"gain": sys.float_info.max, "accuracy": 0.5}
+    json.dumps(run.to_dict(), allow_nan=False)  # raises on NaN or Infinity

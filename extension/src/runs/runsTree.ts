@@ -84,12 +84,18 @@ export class RunsTreeProvider implements vscode.TreeDataProvider<RunsNode>, vsco
     return this.update({ script });
   }
 
-  /** Coalesces bursts of changes (a run logging, the store file being written) into one refresh. */
-  refreshSoon(delayMs = 750): void {
+  /**
+   * Coalesces bursts of changes (a run logging, the store file being written) into one refresh
+   * per `delayMs`: a throttle, not a debounce, so a run logging every second still shows up.
+   */
+  refreshSoon(delayMs = 1000): void {
     if (this.debounce) {
-      clearTimeout(this.debounce);
+      return;
     }
-    this.debounce = setTimeout(() => this.refresh(), delayMs);
+    this.debounce = setTimeout(() => {
+      this.debounce = undefined;
+      this.refresh();
+    }, delayMs);
   }
 
   /** Asks the server for one page, to check a filter as it is typed: the problem or undefined. */

@@ -1,45 +1,16 @@
 // The typed message contract between the Compare panel's webview and the extension, and the
 // compare data both sides read. The webview bundle, the extension and the unit tests all import
 // this file, so a renamed message or field breaks the build on both sides; the guards check what
-// crosses the boundary because neither side trusts the other's input blindly. No imports.
+// crosses the boundary because neither side trusts the other's input blindly. Type imports only.
 
-/** One run's row: its params as logged (strings) and the latest value of each metric. */
-export interface CompareRun {
-  run_id: string;
-  run_name: string;
-  experiment_name: string;
-  status: string;
-  /** Milliseconds since the epoch. */
-  start_time: number | null;
-  params: Record<string, string>;
-  /** JSON has no NaN or Infinity: a non-finite latest value arrives as null. */
-  metrics: Record<string, number | null>;
-}
+import type { CompareData, CompareRun, MetricSeries } from "../protocol";
 
-/** One metric's history for one run, already downsampled by the server when it was long. */
-export interface CompareSeries {
-  run_id: string;
-  key: string;
-  steps: number[];
-  timestamps: number[];
-  values: (number | null)[];
-  /** How many points the run logged; more than `values.length` when `downsampled`. */
-  total_points: number;
-  downsampled: boolean;
-}
-
-/**
- * What the panel shows. The language server's `CompareData` (protocol.ts) fits this shape; here
- * metric values may also be null, as that is how a non-finite value survives JSON.
- */
-export interface CompareDataWire {
-  runs: CompareRun[];
-  param_keys: string[];
-  /** The params whose value differs between at least two runs (a missing value counts). */
-  changed_param_keys: string[];
-  metric_keys: string[];
-  series: CompareSeries[];
-}
+// The shapes are the server's (generated from mlworkbench.run_compare): one run's row (params as
+// logged, latest metrics; JSON has no NaN/Infinity, so a non-finite value arrives as null), one
+// metric's history per run (downsampled by the server when long), and the whole comparison.
+export type { CompareRun };
+export type CompareSeries = MetricSeries;
+export type CompareDataWire = CompareData;
 
 export enum CompareWebviewMessageType {
   /** The webview has loaded and listens: the extension (re)sends what it has. */

@@ -1,0 +1,182 @@
+"""Envelopes of the run explorer's requests: pages, details, edits, registry, monitors.
+
+Part of the protocol (`protocol.py` lists them in ENVELOPES, `scripts/gen_protocol.py` turns
+them into TypeScript); kept in their own module so each file stays readable.
+"""
+
+from __future__ import annotations
+
+from typing import Final, TypedDict
+
+# Light at import (dataclasses only): payload shapes come from the library itself.
+from mlworkbench.model_registry import RegisteredModelInfo
+from mlworkbench.run_cache import ExperimentInfo, RunPage
+from mlworkbench.run_details import ArtifactEntry
+
+
+# --- run explorer envelopes: summary cache, experiments, comparison (explorer_requests) ---
+class _QueryRunsOptions(TypedDict, total=False):
+    filter: str
+    orderBy: str
+    experimentId: str
+    offset: int
+    limit: int  # 1..1000, default 100
+    deleted: bool  # add deleted runs to active ones (RunPage.deleted_run_ids names them)
+
+
+class QueryRunsParams(_QueryRunsOptions):
+    workspaceUri: str
+
+
+class QueryRunsResult(TypedDict):
+    page: RunPage
+    running: list[str]
+
+
+class ListExperimentsParams(TypedDict):
+    workspaceUri: str
+
+
+class ListExperimentsResult(TypedDict):
+    experiments: list[ExperimentInfo]
+
+
+class _CompareRunsOptions(TypedDict, total=False):
+    maxPoints: int  # points per history before downsampling, default 2000
+
+
+class CompareRunsParams(_CompareRunsOptions):
+    """The result is the library's CompareData (NaN as null, +/-inf as +/-max double)."""
+
+    workspaceUri: str
+    runIds: list[str]
+
+
+# --- run explorer envelopes: details, artifacts, edits (run_requests) ---------------------
+class RunDetailsParams(TypedDict):
+    workspaceUri: str
+    runId: str
+
+
+class _ListArtifactsOptions(TypedDict, total=False):
+    path: str  # a folder relative to the run's artifact root; absent: the root
+
+
+class ListArtifactsParams(_ListArtifactsOptions):
+    workspaceUri: str
+    runId: str
+
+
+class ListArtifactsResult(TypedDict):
+    entries: list[ArtifactEntry]
+
+
+class ResolveArtifactParams(TypedDict):
+    workspaceUri: str
+    runId: str
+    path: str
+
+
+class ResolvedArtifactResult(TypedDict):
+    localPath: str
+    kind: str  # "text" | "image" | "csv" | "model" | "binary" | "directory"
+
+
+class _EditRunOptions(TypedDict, total=False):
+    value: str  # rename: the name; note: the text; setTag: the tag's value
+    key: str  # setTag / removeTag
+
+
+class EditRunParams(_EditRunOptions):
+    """`action` is one of EDIT_RUN_ACTIONS; the result is the run's RunDetails afterwards."""
+
+    workspaceUri: str
+    runId: str
+    action: str
+
+
+EDIT_RUN_ACTIONS: Final[tuple[str, ...]] = (
+    "rename",
+    "note",
+    "setTag",
+    "removeTag",
+    "delete",
+    "restore",
+)
+
+
+# --- registry and monitoring envelopes (registry_requests, monitor_requests) --------------
+
+
+class ListModelsParams(TypedDict):
+    workspaceUri: str
+
+
+class ListModelsResult(TypedDict):
+    models: list[RegisteredModelInfo]
+
+
+class _RegisterModelOptions(TypedDict, total=False):
+    # The model to register when the run logged several (SEVERAL_MODELS_IN_RUN lists them).
+    modelPath: str
+
+
+class RegisterModelParams(_RegisterModelOptions):
+    workspaceUri: str
+    runId: str
+    name: str
+
+
+class SetModelAliasParams(TypedDict):
+    workspaceUri: str
+    name: str
+    alias: str
+    version: str
+
+
+class DeleteModelAliasParams(TypedDict):
+    workspaceUri: str
+    name: str
+    alias: str
+
+
+class _OpenMonitorOptions(TypedDict, total=False):
+    runId: str  # required for kind "tensorboard"
+
+
+class OpenMonitorParams(_OpenMonitorOptions):
+    workspaceUri: str
+    kind: str  # "mlflow" or "tensorboard"
+
+
+class OpenMonitorResult(TypedDict):
+    kind: str
+    url: str
+    reused: bool
+
+
+class StopMonitorsResult(TypedDict):
+    stopped: int
+
+
+EXPLORER_ENVELOPES: Final[list[type]] = [
+    RunDetailsParams,
+    ListArtifactsParams,
+    ListArtifactsResult,
+    ResolveArtifactParams,
+    ResolvedArtifactResult,
+    EditRunParams,
+    QueryRunsParams,
+    QueryRunsResult,
+    ListExperimentsParams,
+    ListExperimentsResult,
+    CompareRunsParams,
+    ListModelsParams,
+    ListModelsResult,
+    RegisterModelParams,
+    SetModelAliasParams,
+    DeleteModelAliasParams,
+    OpenMonitorParams,
+    OpenMonitorResult,
+    StopMonitorsResult,
+]
