@@ -80,8 +80,10 @@ class TestTrustedWorkspace:
         sidebar = wb.page.locator("#workbench\\.parts\\.sidebar")
         expect(sidebar.locator(".composite.title .title-label")).to_contain_text("ML Workbench")
         expect(sidebar.locator(".pane-header", has_text="Runs")).to_have_count(1)
-        welcome = sidebar.locator(".welcome-view-content")
+        welcome = wb.view_pane("Runs").locator(".welcome-view-content")
         expect(welcome).to_contain_text("No runs in this workspace yet.")
+        models = wb.view_pane("Models").locator(".welcome-view-content")
+        expect(models).to_contain_text("No registered models yet.")
         for label in ("Open a training script", "Set up environment"):
             expect(welcome.locator(".monaco-button", has_text=label)).to_be_visible()
         wb.shot("runs view welcome")
