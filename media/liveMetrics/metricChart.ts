@@ -29,7 +29,7 @@ function chartSpec(key: string, xAxis: XAxis): VisualizationSpec {
     description: `${key} by ${xAxis === "step" ? "step" : "wall time"}`,
     width: "container",
     height: HEIGHT,
-    autosize: { type: "fit-x", contains: "padding" },
+    autosize: { type: "fit-x", contains: "padding", resize: true },
     params: [
       { name: HOVER_X, value: null },
       { name: HOVER_Y, value: null },

@@ -160,12 +160,22 @@ class TestRunExplorer:
         wb.shot("compare picks")
         wb.page.keyboard.press("Enter")
         frame = wb.wait_webview_frame("table", has_text="ridge-c", timeout=60)
-        wait_for(lambda: frame.locator("svg, canvas").count() > 0, 60, message="compare charts")
-        text = frame.locator("body").inner_text()
+        text = frame.locator("table").first.inner_text()
         for name in ("ridge-a", "ridge-b", "ridge-c"):
             assert name in text, text
         assert "lasso-d" not in text, text
         assert "alpha" in text and "rmse" in text, text
+        wb.shot("compare table")
+        # The metric charts: one line chart per metric, a legend naming the three runs.
+        frame.locator("vscode-tab-header", has_text="Metric charts").click()
+        plot = frame.locator(".lines-section .chart-plot svg, .lines-section .chart-plot canvas")
+        wait_for(lambda: plot.count() > 0, 60, message="a drawn metric chart")
+        legend = frame.locator(".lines-section .legend").inner_text()
+        assert all(name in legend for name in ("ridge-a", "ridge-b", "ridge-c")), legend
+        wb.shot("compare charts")
+        frame.locator("vscode-tab-header", has_text="Parallel coordinates").click()
+        drawn = frame.locator("vscode-tab-panel:visible svg, vscode-tab-panel:visible canvas")
+        wait_for(lambda: drawn.count() > 0, 60, message="parallel coordinates drawn")
         wb.shot("compare panel")
 
     def test_rename_shows_in_tree_and_store(self, trusted: Any) -> None:

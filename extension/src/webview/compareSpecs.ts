@@ -23,7 +23,7 @@ export function lineSpec(key: string, xTitle: string, colors: RunColorScale): To
     description: `${key} of each run by ${xTitle}`,
     width: "container",
     height: LINE_HEIGHT,
-    autosize: { type: "fit-x", contains: "padding" },
+    autosize: { type: "fit-x", contains: "padding", resize: true },
     data: { name: LINE_DATA },
     mark: { type: "line", interpolate: "linear", strokeWidth: 1.5, tooltip: true },
     encoding: {
@@ -41,7 +41,7 @@ export function scatterSpec(shape: ScatterShape, param: string, metric: string, 
     description: `${metric} against ${param}, one point per run`,
     width: "container",
     height: TALL_HEIGHT,
-    autosize: { type: "fit-x", contains: "padding" },
+    autosize: { type: "fit-x", contains: "padding", resize: true },
     data: { values: shape.rows },
     mark: { type: "point", filled: true, size: 70, opacity: 0.85, tooltip: true },
     encoding: {
@@ -78,7 +78,7 @@ export function parallelSpec(shape: ParallelShape, colorMetric: string, mutedCol
     description: `Parallel coordinates of ${labels.length} params and metrics, coloured by ${colorMetric}`,
     width: "container",
     height: TALL_HEIGHT,
-    autosize: { type: "fit-x", contains: "padding" },
+    autosize: { type: "fit-x", contains: "padding", resize: true },
     layer: [
       {
         data: { values: labels.map((axis) => ({ axis })) },
