@@ -261,3 +261,101 @@ class TestRunExplorer:
         assert len(client.get_metric_history(run_id, "rmse")) == 21
         wb.run_command("ML Workbench: Hide Deleted Runs")
         wb.shot("restored")
+
+    def test_register_a_runs_model_and_set_an_alias(self, trusted: Any) -> None:
+        import mlflow
+        from sklearn.datasets import load_iris
+        from sklearn.linear_model import LogisticRegression
+
+        wb = trusted.wb
+        client = client_for(trusted.workspace)
+        experiment = client.get_experiment_by_name(EXPERIMENT)
+        mlflow.set_tracking_uri(f"sqlite:///{trusted.workspace / 'mlflow.db'}")
+        try:
+            with mlflow.start_run(experiment_id=experiment.experiment_id, run_name="model-run"):
+                x, y = load_iris(return_X_y=True)
+                model = LogisticRegression(max_iter=200).fit(x, y)
+                mlflow.sklearn.log_model(model, name="model")
+        finally:
+            mlflow.set_tracking_uri(None)
+        wb.run_command("ML Workbench: Refresh Runs")
+        wait_for(lambda: "model-run" in run_labels(wb), 30, message="model-run in the Runs view")
+
+        wb.run_command("ML Workbench: Register Model…", asks=True)
+        wb.pick("model-run")
+        box = quick_input(wb)
+        box.fill("iris-classifier")
+        wb.page.keyboard.press("Enter")
+        models = wb.view_pane("Models")
+        model_row = models.locator(".monaco-list-row", has_text="iris-classifier")
+        model_row.first.wait_for(state="visible", timeout=30_000)
+        assert "1 version" in model_row.first.inner_text(), model_row.first.inner_text()
+        model_row.first.click()
+        wb.page.keyboard.press("ArrowRight")
+        version_row = models.locator(".monaco-list-row", has_text="Version 1")
+        version_row.first.wait_for(state="visible", timeout=20_000)
+        wb.shot("model registered")
+        wb.click_row_action(version_row.first, "Set Model Alias")
+        box = quick_input(wb)
+        box.fill("latest")  # reserved by MLflow: refused before anything is written
+        message = wb.page.locator(".quick-input-widget .quick-input-message")
+        wait_for(lambda: "latest" in message.inner_text(), 10, message="'latest' refused")
+        box.fill("champion")
+        wb.page.keyboard.press("Enter")
+        alias_row = models.locator(".monaco-list-row", has_text="@champion")
+        wait_for(
+            lambda: alias_row.count() > 0 or "champion" in version_row.first.inner_text(),
+            30,
+            message="the alias in the Models view",
+        )
+        wb.shot("alias set")
+        version = client.get_model_version_by_alias("iris-classifier", "champion")
+        assert str(version.version) == "1"
+        assert version.run_id == next(
+            r.info.run_id
+            for r in client.search_runs(
+                [experiment.experiment_id], "attributes.run_name = 'model-run'"
+            )
+        )
+
+    def test_tracking_token_reaches_the_server_and_nowhere_else(self, trusted: Any) -> None:
+        wb = trusted.wb
+        token = "tok-e2e-7f3a91"
+        before = set(trusted.server_pids())
+        wb.run_command("ML Workbench: Set Tracking Server Token…", asks=True)
+        box = quick_input(wb)
+        assert box.get_attribute("type") == "password"
+        box.fill(token)
+        wb.page.keyboard.press("Enter")
+
+        def restarted_with_token() -> bool:
+            for pid in set(trusted.server_pids()) - before:
+                try:
+                    env = Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
+                except OSError:
+                    continue
+                if f"MLFLOW_TRACKING_TOKEN={token}".encode() in env:
+                    return True
+            return False
+
+        wait_for(restarted_with_token, 60, message="a server restarted with the token")
+        wb.wait_status("ML Workbench: ready", timeout=60)
+        wb.shot("token set")
+        user_data = Path(trusted.server.user_data_dir)
+        for settings in user_data.rglob("settings.json"):
+            assert token not in settings.read_text(), settings
+        for log in user_data.rglob("*.log"):
+            assert token not in log.read_text(errors="replace"), log
+
+        before = set(trusted.server_pids())
+        wb.run_command("ML Workbench: Clear Tracking Server Token")
+
+        def restarted_without_token() -> bool:
+            fresh = set(trusted.server_pids()) - before
+            return bool(fresh) and all(
+                b"MLFLOW_TRACKING_TOKEN=" not in Path(f"/proc/{pid}/environ").read_bytes()
+                for pid in fresh
+                if Path(f"/proc/{pid}/environ").exists()
+            )
+
+        wait_for(restarted_without_token, 60, message="a server restarted without the token")
