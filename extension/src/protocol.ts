@@ -455,6 +455,8 @@ export interface DeleteModelAliasParams {
 
 export interface OpenMonitorParams {
   runId?: string;
+  port?: number;
+  allowedHosts?: string[];
   workspaceUri: string;
   kind: string;
 }

@@ -11,6 +11,7 @@ from __future__ import annotations
 import atexit
 import contextlib
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -72,8 +73,21 @@ class MonitorManager:
         # One lock: a second request for a server that is still starting waits and reuses it.
         self._lock = threading.Lock()
 
-    def ensure_mlflow_ui(self, workspace: Path, tracking_uri: str | None = None) -> MonitorInfo:
-        """The MLflow UI on the workspace's store; a tracking server's own URL if it has one."""
+    def ensure_mlflow_ui(
+        self,
+        workspace: Path,
+        tracking_uri: str | None = None,
+        *,
+        port: int | None = None,
+        extra_hosts: Sequence[str] = (),
+    ) -> MonitorInfo:
+        """The MLflow UI on the workspace's store; a tracking server's own URL if it has one.
+
+        `port`: where to listen (default: a free one). `extra_hosts`: `host[:port]` names the
+        browser reaches the UI by besides 127.0.0.1 — e.g. code-server's `/proxy/<port>/`
+        authority — added to MLflow's host allow-list, which otherwise answers 403 to them.
+        """
+        hosts = [check_host(host) for host in extra_hosts]
         from mlworkbench.registry_errors import MonitorStartError
         from mlworkbench.tracking_client import checked_tracking_uri
 
@@ -88,18 +102,19 @@ class MonitorManager:
             return MonitorInfo("mlflow", uri.rstrip("/"), None, reused=True)
 
         def command(port: int) -> list[str]:
-            origins = f"http://{HOST}:{port},http://localhost:{port}"
+            allowed = [f"{HOST}:{port}", f"localhost:{port}", *hosts]
+            origins = ",".join(f"http://{host}" for host in allowed)
             return [
                 *(self._python, "-m", "mlflow", "server"),
                 *("--backend-store-uri", uri),
                 *("--default-artifact-root", (workspace / "mlruns").resolve().as_uri()),
                 "--no-serve-artifacts",
                 *("--host", HOST, "--port", str(port), "--workers", "1"),
-                *("--allowed-hosts", f"{HOST}:{port},localhost:{port}"),
+                *("--allowed-hosts", ",".join(allowed)),
                 *("--cors-allowed-origins", origins),
             ]
 
-        return self._ensure("mlflow", uri, workspace, command)
+        return self._ensure("mlflow", uri, workspace, command, port)
 
     def ensure_tensorboard(
         self, workspace: Path, run_id: str, tracking_uri: str | None = None
@@ -139,6 +154,7 @@ class MonitorManager:
         key: str,
         workspace: Path,
         command: _CommandFactory,
+        port: int | None = None,
     ) -> MonitorInfo:
         with self._lock:
             current = self._monitors.get((kind, key))
@@ -146,16 +162,18 @@ class MonitorManager:
                 return MonitorInfo(kind, current.url, current.process.pid, reused=True)
             if current is not None:  # it died (crashed, killed): start a fresh one
                 _stop_group(current.process)
-            monitor = self._start(kind, workspace, command)
+            monitor = self._start(kind, workspace, command, port)
             self._monitors[(kind, key)] = monitor
             return MonitorInfo(kind, monitor.url, monitor.process.pid, reused=False)
 
-    def _start(self, kind: str, workspace: Path, command: _CommandFactory) -> _Monitor:
+    def _start(
+        self, kind: str, workspace: Path, command: _CommandFactory, port: int | None = None
+    ) -> _Monitor:
         from mlworkbench.registry_errors import MonitorStartError
         from mlworkbench.runs.log_tail import tail_lines
         from mlworkbench.runs.process_group import spawn
 
-        port = free_port()
+        port = port or free_port()
         folder = workspace / ".mlworkbench" / "monitors"
         try:
             folder.mkdir(parents=True, exist_ok=True)
@@ -175,6 +193,19 @@ class MonitorManager:
                 raise MonitorStartError(kind, reason, tail_lines(log_path))
             time.sleep(_POLL_S)
         return _Monitor(kind, url, process, log_path)
+
+
+_HOST_NAME = re.compile(
+    r"(?:[A-Za-z0-9-]{1,63}(?:\.[A-Za-z0-9-]{1,63})*|\[[0-9A-Fa-f:.]+\])(?::\d{1,5})?"
+)
+
+
+def check_host(host: str) -> str:
+    """`host[:port]` as MLflow's allow-list takes it; anything else (wildcards, URLs, commas,
+    spaces) is refused: a wildcard would switch off its DNS-rebinding protection."""
+    if not _HOST_NAME.fullmatch(host):
+        raise ValueError(f"not a host[:port] name: {host!r}")
+    return host
 
 
 def free_port() -> int:
@@ -257,8 +288,16 @@ def default_manager() -> MonitorManager:
         return _default
 
 
-def ensure_mlflow_ui(workspace: Path, tracking_uri: str | None = None) -> MonitorInfo:
-    return default_manager().ensure_mlflow_ui(workspace, tracking_uri)
+def ensure_mlflow_ui(
+    workspace: Path,
+    tracking_uri: str | None = None,
+    *,
+    port: int | None = None,
+    extra_hosts: Sequence[str] = (),
+) -> MonitorInfo:
+    return default_manager().ensure_mlflow_ui(
+        workspace, tracking_uri, port=port, extra_hosts=extra_hosts
+    )
 
 
 def ensure_tensorboard(

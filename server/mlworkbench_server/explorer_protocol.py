@@ -142,6 +142,8 @@ class DeleteModelAliasParams(TypedDict):
 
 class _OpenMonitorOptions(TypedDict, total=False):
     runId: str  # required for kind "tensorboard"
+    port: int  # the MLflow UI's port, chosen by the editor (default: a free one)
+    allowedHosts: list[str]  # host[:port] names the browser uses besides 127.0.0.1
 
 
 class OpenMonitorParams(_OpenMonitorOptions):

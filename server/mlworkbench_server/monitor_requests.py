@@ -33,6 +33,24 @@ def stop_monitors() -> int:
     return monitor_servers.stop_all()
 
 
+def _listen_options(params: Any) -> tuple[int | None, list[str]]:
+    """The port the editor chose and the extra host names it reaches the UI by (validated)."""
+    from mlworkbench.monitor_servers import check_host
+
+    port = getattr(params, "port", None)
+    if port is not None and (
+        not isinstance(port, int) or isinstance(port, bool) or not 1024 <= port <= 65535
+    ):
+        raise _bad_params(f"'port' must be a number from 1024 to 65535, got {port!r}")
+    hosts = getattr(params, "allowedHosts", None) or []
+    if not isinstance(hosts, list) or len(hosts) > 8 or not all(isinstance(h, str) for h in hosts):
+        raise _bad_params("'allowedHosts' must be a list of at most 8 host[:port] names")
+    try:
+        return port, [check_host(host) for host in hosts]
+    except ValueError as error:
+        raise _bad_params(str(error)) from error
+
+
 def register(server: WorkbenchServer) -> None:
     @server.feature(REQUESTS["OPEN_MONITOR"])
     @server.thread()
@@ -48,9 +66,12 @@ def register(server: WorkbenchServer) -> None:
         if kind == "tensorboard" and not run_id:
             raise _bad_params("TensorBoard needs the run whose event files it shows (runId)")
         workspace = workspace_of(params)
+        port, hosts = _listen_options(params)
         try:
             if kind == "mlflow":
-                info = monitor_servers.ensure_mlflow_ui(workspace, ls.tracking_uri)
+                info = monitor_servers.ensure_mlflow_ui(
+                    workspace, ls.tracking_uri, port=port, extra_hosts=hosts
+                )
             else:
                 info = monitor_servers.ensure_tensorboard(workspace, str(run_id), ls.tracking_uri)
         except MlWorkbenchError as error:

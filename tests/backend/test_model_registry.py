@@ -14,14 +14,14 @@ from typing import Any
 
 import pytest
 
-from mlworkbench.errors import (
+from mlworkbench.errors import RunNotFoundError
+from mlworkbench.model_registry import delete_alias, list_models, register_model, set_alias
+from mlworkbench.registry_errors import (
     InvalidModelNameError,
     ModelNotFoundError,
     NoModelInRunError,
-    RunNotFoundError,
     SeveralModelsInRunError,
 )
-from mlworkbench.model_registry import delete_alias, list_models, register_model, set_alias
 
 
 @dataclass(frozen=True)

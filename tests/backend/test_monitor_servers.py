@@ -211,3 +211,28 @@ def test_a_server_that_does_not_answer_in_time_is_stopped(workspace: Path) -> No
     assert time.monotonic() - started < 15
     assert manager.running() == []
     assert not group_alive(int(pid_file.read_text()))
+
+
+@pytest.mark.parametrize(
+    ("host", "ok"),
+    [
+        ("127.0.0.1:41595", True),
+        ("localhost", True),
+        ("code.example.org:8443", True),
+        ("[::1]:8080", True),
+        ("*", False),
+        ("*.example.org", False),
+        ("a.example,b.example", False),
+        ("http://a.example", False),
+        ("a example", False),
+        ("", False),
+    ],
+)
+def test_extra_host_names_are_plain_host_and_port(host: str, ok: bool) -> None:
+    from mlworkbench.monitor_servers import check_host
+
+    if ok:
+        assert check_host(host) == host
+    else:
+        with pytest.raises(ValueError, match="host"):
+            check_host(host)

@@ -359,3 +359,39 @@ class TestRunExplorer:
             )
 
         wait_for(restarted_without_token, 60, message="a server restarted without the token")
+
+    def test_open_mlflow_ui_on_loopback_then_stop_it(self, trusted: Any) -> None:
+        import urllib.request
+
+        from codeserver import descendants
+
+        wb = trusted.wb
+        wb.clear_notifications()
+        wb.run_command("ML Workbench: Open MLflow UI")
+        said = wb.wait_notification(re.compile(r"MLflow UI at (\S+)"), timeout=120)
+        url = re.search(r"MLflow UI at (\S+)", said).group(1)  # type: ignore[union-attr]
+        wb.shot("mlflow ui started")
+
+        def mlflow_servers() -> dict[int, str]:
+            return {
+                pid: cmd
+                for pid, cmd in descendants(trusted.server.pid).items()
+                if "mlflow" in cmd and ("server" in cmd or " ui" in cmd) and "--port" in cmd
+            }
+
+        servers = wait_for(mlflow_servers, 30, message="an mlflow server process")
+        [cmdline] = list(servers.values())[:1]
+        assert "--host 127.0.0.1" in cmdline or "--host\x00127.0.0.1" in cmdline, cmdline
+        port = re.search(r"--port[ \x00](\d+)", cmdline).group(1)  # type: ignore[union-attr]
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=30) as response:
+            assert response.status == 200
+            assert b"MLflow" in response.read()
+        # What the editor opened: in code-server its /proxy/<port>/ URL, whose Host header
+        # MLflow's allow-list must accept too (it answered 403 before the editor passed it on).
+        assert f"/proxy/{port}/" in url, url
+        with urllib.request.urlopen(url, timeout=30) as response:
+            assert response.status == 200
+            assert b"MLflow" in response.read()
+
+        wb.run_command("ML Workbench: Stop MLflow UI and TensorBoard")
+        wait_for(lambda: not mlflow_servers(), 30, message="the mlflow server stopped")

@@ -101,10 +101,20 @@ async def test_stop_monitors_stops_what_runs(uninitialized: LanguageClient, tmp_
         ({"kind": "tensorboard", "runId": "0" * 32}, ERROR_CODES["RUN_NOT_FOUND"]),
         ({"kind": "tensorboard"}, types.ErrorCodes.InvalidParams),
         ({"kind": "jupyter"}, types.ErrorCodes.InvalidParams),
+        # A wildcard or a list in one name would switch off MLflow's DNS-rebinding check.
+        ({"kind": "mlflow", "allowedHosts": ["*"]}, types.ErrorCodes.InvalidParams),
+        (
+            {"kind": "mlflow", "allowedHosts": ["a.example,evil.example"]},
+            types.ErrorCodes.InvalidParams,
+        ),
+        ({"kind": "mlflow", "allowedHosts": ["http://a.example/"]}, types.ErrorCodes.InvalidParams),
+        ({"kind": "mlflow", "allowedHosts": [8080]}, types.ErrorCodes.InvalidParams),
+        ({"kind": "mlflow", "port": 80}, types.ErrorCodes.InvalidParams),
+        ({"kind": "mlflow", "port": "8080"}, types.ErrorCodes.InvalidParams),
     ],
 )
 async def test_bad_monitor_requests_are_refused(
-    uninitialized: LanguageClient, tmp_path: Path, params: dict[str, str], code: int
+    uninitialized: LanguageClient, tmp_path: Path, params: dict[str, object], code: int
 ) -> None:
     client = uninitialized
     run_id = _store(tmp_path)

@@ -1,6 +1,7 @@
 // Open the MLflow UI or TensorBoard that the server starts on 127.0.0.1, and stop them. The
 // URL goes through asExternalUri, so it also works when the editor runs remotely (SSH,
 // containers, code-server): VS Code forwards the port.
+import * as net from "net";
 import * as vscode from "vscode";
 import { ServerManager } from "../common/serverManager";
 import { traceInfo } from "../common/log";
@@ -37,6 +38,9 @@ async function open(servers: ServerManager, kind: "mlflow" | "tensorboard", runI
   if (runId) {
     params.runId = runId;
   }
+  if (kind === "mlflow") {
+    Object.assign(params, await listenOptions());
+  }
   const result = await vscode.window.withProgress(
     { location: vscode.ProgressLocation.Notification, title: `ML Workbench: starting ${LABELS[kind]}…` },
     () => send<OpenMonitorResult>(servers, Requests.OPEN_MONITOR, params),
@@ -49,6 +53,27 @@ async function open(servers: ServerManager, kind: "mlflow" | "tensorboard", runI
   void vscode.window
     .showInformationMessage(`ML Workbench: ${LABELS[kind]} at ${external.toString(true)}`, "Open in Simple Browser")
     .then((choice) => choice && vscode.commands.executeCommand("simpleBrowser.show", external.toString(true)));
+}
+
+/**
+ * The MLflow UI's port, and how the browser will reach it. Remote editors (code-server's
+ * /proxy/<port>/, forwarded ports) send another Host header than 127.0.0.1:<port>, which
+ * MLflow's host allow-list answers with 403; so the port is chosen here (the extension host
+ * runs beside the server), its external URI asked for, and that authority allowed too.
+ */
+async function listenOptions(): Promise<{ port: number; allowedHosts: string[] }> {
+  const port = await new Promise<number>((resolve, reject) => {
+    const probe = net.createServer();
+    probe.once("error", reject);
+    probe.listen(0, "127.0.0.1", () => {
+      const address = probe.address();
+      probe.close(() => (typeof address === "object" && address ? resolve(address.port) : reject(new Error("no free port"))));
+    });
+  });
+  const local = `127.0.0.1:${port}`;
+  const external = await vscode.env.asExternalUri(vscode.Uri.parse(`http://${local}/`));
+  const allowedHosts = external.authority && external.authority !== local ? [external.authority] : [];
+  return { port, allowedHosts };
 }
 
 /** The run a TensorBoard command is about: the clicked run, else a pick among recent runs. */
