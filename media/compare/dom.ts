@@ -3,20 +3,9 @@
 // it is never parsed as markup.
 import "@vscode-elements/elements/dist/vscode-option/index.js";
 
-export function element<K extends keyof HTMLElementTagNameMap>(
-  tag: K,
-  className?: string,
-  text?: string,
-): HTMLElementTagNameMap[K] {
-  const node = document.createElement(tag);
-  if (className !== undefined) {
-    node.className = className;
-  }
-  if (text !== undefined) {
-    node.textContent = text;
-  }
-  return node;
-}
+import { element } from "../common/dom";
+
+export { element };
 
 /** A labelled control: the caption, then the control, in one <label> or group. */
 export function control(caption: string, input: HTMLElement): HTMLElement {

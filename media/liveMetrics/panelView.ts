@@ -9,6 +9,7 @@ import "@vscode-elements/elements/dist/vscode-single-select/index.js";
 import type { RunStatus, XAxis } from "../../extension/src/webview/contract";
 import { formatMetricValue } from "../../extension/src/webview/metricFormat";
 import type { MetricSeries } from "../../extension/src/webview/metricSeries";
+import { element } from "../common/dom";
 
 const STATUS_LOOK: Record<RunStatus, { symbol: string; label: string }> = {
   RUNNING: { symbol: "\u25CF", label: "Running" },
@@ -23,21 +24,6 @@ export interface PanelViewEvents {
   onXAxis(xAxis: XAxis): void;
   onMetric(metric: string): void;
   onExport(): void;
-}
-
-function element<K extends keyof HTMLElementTagNameMap>(
-  tag: K,
-  className?: string,
-  text?: string,
-): HTMLElementTagNameMap[K] {
-  const node = document.createElement(tag);
-  if (className !== undefined) {
-    node.className = className;
-  }
-  if (text !== undefined) {
-    node.textContent = text;
-  }
-  return node;
 }
 
 export class PanelView {
