@@ -3,8 +3,6 @@
 // downsampled from the server; a chart says so. Charts are embedded only once scrolled into view,
 // and smoothing or hiding a run swaps their data instead of rebuilding them, so 120 runs stay
 // responsive.
-import "@vscode-elements/elements/dist/vscode-radio/index.js";
-import "@vscode-elements/elements/dist/vscode-radio-group/index.js";
 import "@vscode-elements/elements/dist/vscode-single-select/index.js";
 import type { Result } from "vega-embed";
 import type { CompareDataWire, CompareXAxis } from "../../extension/src/webview/compareContract";
@@ -15,6 +13,7 @@ import { clampSmoothing } from "../../extension/src/webview/compareSmoothing";
 import type { ChartTheme } from "../liveMetrics/vegaTheme";
 import { type ChartTooltip, colorScale, embedChart } from "./chartEmbed";
 import { control, element, fillSelect, swatch } from "./dom";
+import { radioControl } from "../common/radioControl";
 
 const ALL_METRICS = "";
 
@@ -217,33 +216,15 @@ export class LineCharts {
   }
 
   private buildXAxis(): HTMLElement {
-    const wrapper = element("div", "control");
-    const label = element("span", "control-label", "X axis");
-    label.id = "compare-x-axis-label";
-    this.xAxisGroup.setAttribute("aria-labelledby", label.id);
-    const choices = (
-      [
-        ["step", "Step"],
-        ["relativeTime", "Relative time"],
-      ] as const
-    ).map(([value, text]) => {
-      const radio = document.createElement("vscode-radio");
-      radio.name = "compare-x-axis";
-      radio.value = value;
-      radio.label = text;
-      radio.textContent = text;
-      this.xAxisGroup.append(radio);
-      return { radio, value };
-    });
-    // Arrow keys move the check without a change event, so watch the reflected attribute.
-    new MutationObserver(() => {
-      const checked = choices.find(({ radio }) => radio.checked);
-      if (checked !== undefined && checked.value !== this.options?.xAxis) {
-        this.events.onXAxis(checked.value);
+    const choices = [
+      ["step", "Step"],
+      ["relativeTime", "Relative time"],
+    ] as const;
+    return radioControl(this.xAxisGroup, "X axis", "compare-x-axis", choices, (value) => {
+      if (value !== this.options?.xAxis) {
+        this.events.onXAxis(value);
       }
-    }).observe(this.xAxisGroup, { subtree: true, attributes: true, attributeFilter: ["checked"] });
-    wrapper.append(label, this.xAxisGroup);
-    return wrapper;
+    });
   }
 
   private buildSmoothing(): HTMLElement {

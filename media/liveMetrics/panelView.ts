@@ -3,13 +3,12 @@
 // from the training script and are never parsed as HTML.
 import "@vscode-elements/elements/dist/vscode-button/index.js";
 import "@vscode-elements/elements/dist/vscode-option/index.js";
-import "@vscode-elements/elements/dist/vscode-radio/index.js";
-import "@vscode-elements/elements/dist/vscode-radio-group/index.js";
 import "@vscode-elements/elements/dist/vscode-single-select/index.js";
 import type { RunStatus, XAxis } from "../../extension/src/webview/contract";
 import { formatMetricValue } from "../../extension/src/webview/metricFormat";
 import type { MetricSeries } from "../../extension/src/webview/metricSeries";
 import { element } from "../common/dom";
+import { radioControl } from "../common/radioControl";
 
 const STATUS_LOOK: Record<RunStatus, { symbol: string; label: string }> = {
   RUNNING: { symbol: "\u25CF", label: "Running" },
@@ -154,34 +153,11 @@ export class PanelView {
   }
 
   private buildXAxisGroup(events: PanelViewEvents): HTMLElement {
-    const wrapper = element("div", "control");
-    const label = element("span", "control-label", "X axis");
-    label.id = "x-axis-label";
-    this.xAxisGroup.setAttribute("aria-labelledby", label.id);
-    const choices = (
-      [
-        ["step", "Step"],
-        ["time", "Wall time"],
-      ] as const
-    ).map(([value, text]) => {
-      const radio = document.createElement("vscode-radio");
-      radio.name = "x-axis";
-      radio.value = value;
-      radio.label = text;
-      radio.textContent = text;
-      this.xAxisGroup.append(radio);
-      return { radio, value };
-    });
-    // The group moves the check with the arrow keys without a change event (only clicks and
-    // Space send one), so watch the reflected `checked` attribute, which every path updates.
-    new MutationObserver(() => {
-      const checked = choices.find(({ radio }) => radio.checked);
-      if (checked !== undefined) {
-        events.onXAxis(checked.value);
-      }
-    }).observe(this.xAxisGroup, { subtree: true, attributes: true, attributeFilter: ["checked"] });
-    wrapper.append(label, this.xAxisGroup);
-    return wrapper;
+    const choices = [
+      ["step", "Step"],
+      ["time", "Wall time"],
+    ] as const;
+    return radioControl(this.xAxisGroup, "X axis", "x-axis", choices, (value) => events.onXAxis(value));
   }
 
   private buildExportButton(events: PanelViewEvents): HTMLElement {
