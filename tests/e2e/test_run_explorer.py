@@ -89,7 +89,19 @@ def wait_labels(wb: Workbench, want: set[str], timeout: float = 30) -> None:
         raise AssertionError(f"{exc}; it lists {wb.tree_labels(RUNS_VIEW)}") from None
 
 
-def quick_input(wb: Workbench) -> Any:
+def quick_input(wb: Workbench, title: str) -> Any:
+    """The input of the quick input titled ``title``, once it is the one shown.
+
+    After a palette entry is clicked, the palette's own input stays visible for a moment
+    before the command's input replaces it in the same widget: waiting for the title keeps a
+    test from typing into (or checking) the palette instead.
+    """
+    heading = wb.page.locator(".quick-input-widget .quick-input-title")
+    wait_for(
+        lambda: heading.is_visible() and title in heading.inner_text(),
+        20,
+        message=f"the quick input {title!r}",
+    )
     box = wb.page.locator(QUICK_INPUT)
     box.wait_for(state="visible", timeout=20_000)
     return box
@@ -119,7 +131,7 @@ class TestRunExplorer:
         wait_labels(wb, set(SEED))
         wb.run_command("ML Workbench: Filter Runs…", asks=True)
         try:
-            box = quick_input(wb)
+            box = quick_input(wb, "Filter runs")
             box.fill("metrics.rmse <")
             message = wb.page.locator(".quick-input-widget .quick-input-message")
             wait_for(
@@ -151,7 +163,7 @@ class TestRunExplorer:
     def test_compare_three_runs(self, trusted: Any) -> None:
         wb = trusted.wb
         wb.run_command("ML Workbench: Compare Runs", asks=True)
-        quick_input(wb)
+        quick_input(wb, "Compare runs")
         for name in ("ridge-a", "ridge-b", "ridge-c"):
             row = wb.page.locator(".quick-input-widget .monaco-list-row").filter(has_text=name)
             row.first.click()  # a row of a multi-select quick pick toggles its checkbox
@@ -183,7 +195,7 @@ class TestRunExplorer:
         run_id = self.ids["ridge-b"]
         wb.run_command("ML Workbench: Rename Run…", asks=True)
         wb.pick("ridge-b")
-        box = quick_input(wb)
+        box = quick_input(wb, "Rename run")
         box.fill("ridge-b-renamed")
         wb.page.keyboard.press("Enter")
         wait_for(lambda: "ridge-b-renamed" in run_labels(wb), 30, message="renamed run in the tree")
@@ -283,7 +295,7 @@ class TestRunExplorer:
 
         wb.run_command("ML Workbench: Register Model…", asks=True)
         wb.pick("model-run")
-        box = quick_input(wb)
+        box = quick_input(wb, "Register the run's model")
         box.fill("iris-classifier")
         wb.page.keyboard.press("Enter")
         models = wb.view_pane("Models")
@@ -296,7 +308,7 @@ class TestRunExplorer:
         version_row.first.wait_for(state="visible", timeout=20_000)
         wb.shot("model registered")
         wb.click_row_action(version_row.first, "Set Model Alias")
-        box = quick_input(wb)
+        box = quick_input(wb, "Alias for iris-classifier version 1")
         box.fill("latest")  # reserved by MLflow: refused before anything is written
         message = wb.page.locator(".quick-input-widget .quick-input-message")
         wait_for(lambda: "latest" in message.inner_text(), 10, message="'latest' refused")
@@ -323,7 +335,7 @@ class TestRunExplorer:
         token = "tok-e2e-7f3a91"
         before = set(trusted.server_pids())
         wb.run_command("ML Workbench: Set Tracking Server Token…", asks=True)
-        box = quick_input(wb)
+        box = quick_input(wb, "MLflow tracking server token")
         assert box.get_attribute("type") == "password"
         box.fill(token)
         wb.page.keyboard.press("Enter")
