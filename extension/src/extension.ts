@@ -11,6 +11,7 @@ import { debugScript } from "./runs/debugRun";
 import { RunEvents } from "./runs/runEvents";
 import { RunningStatusBar, showRunning } from "./runs/runningStatusBar";
 import { RunActions } from "./runs/runActions";
+import { RunNotesFileSystem } from "./runs/runNotes";
 import { RunsTreeProvider } from "./runs/runsTree";
 import { registerRunsViewCommands } from "./runs/runsViewCommands";
 import { registerMonitorCommands } from "./monitor/monitorCommands";
@@ -77,6 +78,7 @@ export function activate(context: vscode.ExtensionContext): void {
     }),
     ...registerRunsViewCommands(context, manager, tree),
     ...actions.register(),
+    RunNotesFileSystem.register(actions),
     vscode.commands.registerCommand(Commands.REGISTER_MODEL, async (item: unknown) => {
       const runId = await actions.pickRun(item, "Register the model of which run?");
       if (runId) {

@@ -15,96 +15,20 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 import pytest
-from codeserver import Workbench, wait_for
+from codeserver import wait_for
+from explorer_store import (
+    EXPERIMENT,
+    RUNS_VIEW,
+    SEED,
+    client_for,
+    quick_input,
+    run_labels,
+    seed_store,
+    show_runs,
+    wait_labels,
+)
 
 pytestmark = pytest.mark.filterwarnings("ignore:The ``noload`` loader strategy:DeprecationWarning")
-
-CONTAINER = "ML Workbench"
-RUNS_VIEW = "Runs"
-EXPERIMENT = "explorer-demo"
-# name -> (alpha, final rmse)
-SEED = {
-    "ridge-a": ("0.1", 0.2),
-    "ridge-b": ("0.2", 0.3),
-    "ridge-c": ("0.3", 0.4),
-    "lasso-d": ("0.5", 0.6),
-}
-QUICK_INPUT = ".quick-input-widget .quick-input-box input"
-
-
-def client_for(workspace: Path) -> Any:
-    from mlflow.tracking import MlflowClient
-
-    return MlflowClient(tracking_uri=f"sqlite:///{workspace / 'mlflow.db'}")
-
-
-def seed_store(workspace: Path) -> dict[str, str]:
-    """Four finished runs, logged through MLflow; returns name -> run id."""
-    from mlflow.entities import Metric, Param
-
-    client = client_for(workspace)
-    experiment_id = client.create_experiment(
-        EXPERIMENT, artifact_location=(workspace / "mlruns" / "explorer").as_uri()
-    )
-    ids: dict[str, str] = {}
-    start = int(time.time() * 1000) - 600_000  # ten minutes ago, a few seconds apart
-    for index, (name, (alpha, final)) in enumerate(SEED.items()):
-        run = client.create_run(experiment_id, run_name=name, start_time=start + index * 1000)
-        run_id = run.info.run_id
-        metrics = [
-            Metric("rmse", final + (20 - step) * 0.05, start + step * 1000, step)
-            for step in range(21)
-        ]
-        client.log_batch(run_id, metrics=metrics, params=[Param("alpha", alpha)])
-        summary = workspace / f"summary-{name}.txt"
-        summary.write_text(f"summary of {name}\n")
-        client.log_artifact(run_id, str(summary), artifact_path="report")
-        summary.unlink()
-        client.set_terminated(run_id, "FINISHED", end_time=start + index * 1000 + 42_000)
-        ids[name] = run_id
-    return ids
-
-
-def show_runs(wb: Workbench) -> None:
-    wb.show_view(CONTAINER, RUNS_VIEW)
-
-
-def run_labels(wb: Workbench) -> list[str]:
-    return [
-        label.split(",")[0]
-        for label in wb.tree_labels(RUNS_VIEW)
-        if re.search(r", (finished|deleted)$", label)
-    ]
-
-
-def wait_labels(wb: Workbench, want: set[str], timeout: float = 30) -> None:
-    try:
-        wait_for(
-            lambda: set(run_labels(wb)) == want,
-            timeout,
-            message=f"Runs view showing {sorted(want)}",
-        )
-    except TimeoutError as exc:
-        wb.shot("runs view mismatch")
-        raise AssertionError(f"{exc}; it lists {wb.tree_labels(RUNS_VIEW)}") from None
-
-
-def quick_input(wb: Workbench, title: str) -> Any:
-    """The input of the quick input titled ``title``, once it is the one shown.
-
-    After a palette entry is clicked, the palette's own input stays visible for a moment
-    before the command's input replaces it in the same widget: waiting for the title keeps a
-    test from typing into (or checking) the palette instead.
-    """
-    heading = wb.page.locator(".quick-input-widget .quick-input-title")
-    wait_for(
-        lambda: heading.is_visible() and title in heading.inner_text(),
-        20,
-        message=f"the quick input {title!r}",
-    )
-    box = wb.page.locator(QUICK_INPUT)
-    box.wait_for(state="visible", timeout=20_000)
-    return box
 
 
 class TestRunExplorer:
@@ -205,6 +129,64 @@ class TestRunExplorer:
         assert stored.data.params == {"alpha": "0.2"}, stored.data.params
         SEED["ridge-b-renamed"] = SEED.pop("ridge-b")
         self.ids["ridge-b-renamed"] = self.ids.pop("ridge-b")
+
+    def test_note_is_edited_as_a_document_and_saved_to_the_run(self, trusted: Any) -> None:
+        wb = trusted.wb
+        run_id = self.ids["ridge-a"]
+        wb.run_command("ML Workbench: Edit Run Note…", asks=True)
+        wb.pick("ridge-a")
+        tab = wb.page.locator(".tabs-container .tab", has_text="ridge-a note.md")
+        tab.first.wait_for(state="visible", timeout=30_000)
+        wb.page.locator(".editor-instance .monaco-editor .view-lines").first.click()
+        wb.page.keyboard.type("Baseline for the ridge sweep.")
+        wb.page.keyboard.press("Enter")
+        wb.page.keyboard.type("alpha 0.1 has the lowest rmse so far.")
+        wb.shot("note typed")
+        wb.page.keyboard.press("Control+s")
+        want = "Baseline for the ridge sweep.\nalpha 0.1 has the lowest rmse so far."
+
+        def stored_note() -> str | None:
+            tags: dict[str, str] = client_for(trusted.workspace).get_run(run_id).data.tags
+            return tags.get("mlflow.note.content")
+
+        wait_for(lambda: stored_note() == want, 30, message="the note in the store")
+        wait_for(
+            lambda: "dirty" not in (tab.first.get_attribute("class") or ""),
+            10,
+            message="the note's tab saved (not dirty)",
+        )
+        wb.shot("note saved")
+        stored = client_for(trusted.workspace).get_run(run_id)
+        assert stored.data.params == {"alpha": "0.1"}, stored.data.params
+        assert stored.info.run_name == "ridge-a", stored.info
+
+        # Changed elsewhere (a colleague in the MLflow UI) while open: saving asks, not overwrites.
+        elsewhere = "Edited in the MLflow UI meanwhile."
+        client_for(trusted.workspace).set_tag(run_id, "mlflow.note.content", elsewhere)
+        wb.clear_notifications()
+        tab.first.click()
+        wb.page.keyboard.press("Control+End")
+        wb.page.keyboard.type(" More.")
+        wb.page.keyboard.press("Control+s")
+        wb.wait_notification(re.compile(r"newer"), timeout=30)
+        wb.shot("note save conflict")
+        assert stored_note() == elsewhere
+        wb.run_command("File: Revert File")
+        wb.clear_notifications()
+        wb.page.keyboard.press("Control+w")
+        # The run's Note row in the tree shows the note's first line.
+        row = wb.tree_row(RUNS_VIEW, "ridge-a, finished")
+        row.first.click()
+        wb.page.keyboard.press("ArrowRight")
+        note_row = wb.view_pane(RUNS_VIEW).locator(".monaco-list-row", has_text="Note")
+        wait_for(
+            lambda: note_row.count() > 0 and elsewhere in note_row.first.inner_text(),
+            30,
+            message="the Note row under ridge-a",
+        )
+        wb.shot("note in tree")
+        row.first.click()
+        wb.page.keyboard.press("ArrowLeft")
 
     def test_open_artifact_from_the_tree(self, trusted: Any) -> None:
         wb = trusted.wb

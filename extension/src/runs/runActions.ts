@@ -9,6 +9,7 @@ import { analysisFor } from "../scripts/scriptCommands";
 import { ensureTrusted } from "../scripts/trust";
 import { debugScript } from "./debugRun";
 import { RunController } from "./runController";
+import { noteUri } from "./runNotes";
 import { askRunArguments } from "./runWithForm";
 import { parseTagInput } from "./runsQuery";
 import { RunsNode, RunsTreeProvider } from "./runsTree";
@@ -226,21 +227,21 @@ export class RunActions {
     }
   }
 
+  /** Sets the run's note (RunNotesFileSystem saves through this). Empty text removes it. */
+  async setNote(runId: string, text: string): Promise<RunDetails> {
+    return this.edit(runId, "note", { value: text });
+  }
+
+  /** Opens the run's note as a Markdown document; saving it writes the note (runNotes.ts). */
   private async note(arg: unknown): Promise<void> {
-    const runId = await this.pickRun(arg, "Add a note to which run?");
+    const runId = await this.pickRun(arg, "Edit the note of which run?");
     if (!runId || !(await ensureTrusted("edit run notes"))) {
       return;
     }
     const details = await this.details(runId);
-    const text = await vscode.window.showInputBox({
-      title: `Note for ${details.run_name}`,
-      prompt: "Shown in the MLflow UI as the run's description (mlflow.note.content). Empty removes it.",
-      value: details.note ?? "",
-      ignoreFocusOut: true,
-    });
-    if (text !== undefined && text !== (details.note ?? "")) {
-      await this.edit(runId, "note", { value: text });
-    }
+    const document = await vscode.workspace.openTextDocument(noteUri(runId, details.run_name));
+    await vscode.window.showTextDocument(document, { preview: false });
+    vscode.window.setStatusBarMessage(`Save writes the note to run ${details.run_name}; an empty note removes it.`, 8000);
   }
 
   private async tag(arg: unknown): Promise<void> {

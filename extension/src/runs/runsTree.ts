@@ -36,7 +36,7 @@ export type RunsNode =
   | { kind: "group"; group: ScriptGroup; page: PageState }
   | { kind: "run"; run: RunSummary; running: boolean; deleted: boolean }
   | { kind: "section"; section: "params" | "metrics" | "tags" | "artifacts"; run: RunSummary; details?: RunDetails }
-  | { kind: "value"; run: RunSummary; id: string; label: string; description: string; tooltip: string; tagKey?: string }
+  | { kind: "value"; run: RunSummary; id: string; label: string; description: string; tooltip: string; tagKey?: string; note?: true }
   | { kind: "artifact"; run: RunSummary; entry: ArtifactEntry }
   | { kind: "more"; page: PageState }
   | { kind: "message"; text: string; icon: string; command?: vscode.Command };
@@ -170,6 +170,10 @@ export class RunsTreeProvider implements vscode.TreeDataProvider<RunsNode>, vsco
         item.description = node.description;
         item.tooltip = node.tooltip;
         item.contextValue = node.tagKey !== undefined ? "runTag" : "runValue";
+        if (node.note) {
+          item.iconPath = new vscode.ThemeIcon("note");
+          item.command = { command: Commands.NOTE_RUN, title: "Edit Run Note", arguments: [{ runId: node.run.run_id }] };
+        }
         return item;
       }
       case "artifact":
@@ -284,7 +288,7 @@ export class RunsTreeProvider implements vscode.TreeDataProvider<RunsNode>, vsco
     const details = await this.request<RunDetails>(Requests.RUN_DETAILS, { runId: run.run_id });
     const nodes: RunsNode[] = [];
     if (details?.note) {
-      nodes.push({ kind: "value", run, id: `${run.run_id}/note`, label: "Note", description: firstLine(details.note), tooltip: details.note });
+      nodes.push({ kind: "value", run, id: `${run.run_id}/note`, label: "Note", description: firstLine(details.note), tooltip: details.note, note: true });
     }
     nodes.push(
       { kind: "section", section: "params", run, details },

@@ -1,0 +1,101 @@
+"""The run explorer's e2e helpers: a seeded MLflow store and the Runs view as a person sees it.
+
+The store is seeded through MLflow's own client with four runs of one experiment (params, a
+20-step metric history, a text artifact), the way a training script would have left them.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from pathlib import Path
+from typing import Any
+
+from codeserver import Workbench, wait_for
+
+CONTAINER = "ML Workbench"
+RUNS_VIEW = "Runs"
+EXPERIMENT = "explorer-demo"
+# name -> (alpha, final rmse)
+SEED = {
+    "ridge-a": ("0.1", 0.2),
+    "ridge-b": ("0.2", 0.3),
+    "ridge-c": ("0.3", 0.4),
+    "lasso-d": ("0.5", 0.6),
+}
+QUICK_INPUT = ".quick-input-widget .quick-input-box input"
+
+
+def client_for(workspace: Path) -> Any:
+    from mlflow.tracking import MlflowClient
+
+    return MlflowClient(tracking_uri=f"sqlite:///{workspace / 'mlflow.db'}")
+
+
+def seed_store(workspace: Path) -> dict[str, str]:
+    """Four finished runs, logged through MLflow; returns name -> run id."""
+    from mlflow.entities import Metric, Param
+
+    client = client_for(workspace)
+    experiment_id = client.create_experiment(
+        EXPERIMENT, artifact_location=(workspace / "mlruns" / "explorer").as_uri()
+    )
+    ids: dict[str, str] = {}
+    start = int(time.time() * 1000) - 600_000  # ten minutes ago, a few seconds apart
+    for index, (name, (alpha, final)) in enumerate(SEED.items()):
+        run = client.create_run(experiment_id, run_name=name, start_time=start + index * 1000)
+        run_id = run.info.run_id
+        metrics = [
+            Metric("rmse", final + (20 - step) * 0.05, start + step * 1000, step)
+            for step in range(21)
+        ]
+        client.log_batch(run_id, metrics=metrics, params=[Param("alpha", alpha)])
+        summary = workspace / f"summary-{name}.txt"
+        summary.write_text(f"summary of {name}\n")
+        client.log_artifact(run_id, str(summary), artifact_path="report")
+        summary.unlink()
+        client.set_terminated(run_id, "FINISHED", end_time=start + index * 1000 + 42_000)
+        ids[name] = run_id
+    return ids
+
+
+def show_runs(wb: Workbench) -> None:
+    wb.show_view(CONTAINER, RUNS_VIEW)
+
+
+def run_labels(wb: Workbench) -> list[str]:
+    return [
+        label.split(",")[0]
+        for label in wb.tree_labels(RUNS_VIEW)
+        if re.search(r", (finished|deleted)$", label)
+    ]
+
+
+def wait_labels(wb: Workbench, want: set[str], timeout: float = 30) -> None:
+    try:
+        wait_for(
+            lambda: set(run_labels(wb)) == want,
+            timeout,
+            message=f"Runs view showing {sorted(want)}",
+        )
+    except TimeoutError as exc:
+        wb.shot("runs view mismatch")
+        raise AssertionError(f"{exc}; it lists {wb.tree_labels(RUNS_VIEW)}") from None
+
+
+def quick_input(wb: Workbench, title: str) -> Any:
+    """The input of the quick input titled ``title``, once it is the one shown.
+
+    After a palette entry is clicked, the palette's own input stays visible for a moment
+    before the command's input replaces it in the same widget: waiting for the title keeps a
+    test from typing into (or checking) the palette instead.
+    """
+    heading = wb.page.locator(".quick-input-widget .quick-input-title")
+    wait_for(
+        lambda: heading.is_visible() and title in heading.inner_text(),
+        20,
+        message=f"the quick input {title!r}",
+    )
+    box = wb.page.locator(QUICK_INPUT)
+    box.wait_for(state="visible", timeout=20_000)
+    return box
