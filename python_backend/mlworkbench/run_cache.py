@@ -23,6 +23,7 @@ from collections import OrderedDict
 from dataclasses import asdict, dataclass, replace
 from typing import TYPE_CHECKING
 
+from mlworkbench.gc_pause import collector_paused
 from mlworkbench.run_cache_match import CachedRun, compile_filter, sort_cached
 from mlworkbench.run_filter import OrderKey, parse_order_by
 from mlworkbench.run_listing import TAG_PREFIX, RunSummary, _int_or_none, primary_metric
@@ -221,6 +222,10 @@ class RunCache:
     # --- freshness ------------------------------------------------------------------------
 
     def _refresh(self) -> None:
+        with collector_paused():  # reads build an ORM object per run, param, tag (gc_pause.py)
+            self._refresh_now()
+
+    def _refresh_now(self) -> None:
         with self._stale_lock:
             stale, everything = self._stale, self._stale_all
             self._stale, self._stale_all = set(), False

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from mlworkbench.errors import MlWorkbenchError, RunNotFoundError
+from mlworkbench.gc_pause import collector_paused
 
 if TYPE_CHECKING:
     from mlflow.entities import Run
@@ -144,12 +145,13 @@ def compare_runs(
     param_keys = sorted({k for run in compared for k in run.params})
     all_metrics = sorted({k for run in compared for k in run.metrics})
     chart_keys = set(all_metrics if metric_keys is None else metric_keys)
-    series = [
-        _series(client, run.run_id, key, max_points)
-        for run in compared
-        for key in sorted(run.metrics)
-        if key in chart_keys
-    ]
+    with collector_paused():  # one ORM object per metric point (gc_pause.py)
+        series = [
+            _series(client, run.run_id, key, max_points)
+            for run in compared
+            for key in sorted(run.metrics)
+            if key in chart_keys
+        ]
     return CompareData(
         runs=compared,
         param_keys=param_keys,

@@ -99,3 +99,21 @@ def quick_input(wb: Workbench, title: str) -> Any:
     box = wb.page.locator(QUICK_INPUT)
     box.wait_for(state="visible", timeout=20_000)
     return box
+
+
+def seed_tensorboard_run(workspace: Path, name: str) -> str:
+    """A finished run whose TensorBoard event files (PyTorch's SummaryWriter, `loss` at three
+    steps) are kept as its `tensorboard/` artifacts, where the launcher keeps a script's."""
+    from torch.utils.tensorboard import SummaryWriter
+
+    client = client_for(workspace)
+    experiment = client.get_experiment_by_name(EXPERIMENT)
+    assert experiment is not None
+    run_id: str = client.create_run(experiment.experiment_id, run_name=name).info.run_id
+    events = workspace / "tb-events" / run_id
+    with SummaryWriter(log_dir=str(events)) as writer:
+        for step in range(3):
+            writer.add_scalar("loss", 1.0 / (step + 1), step)
+    client.log_artifacts(run_id, str(events), "tensorboard")
+    client.set_terminated(run_id, "FINISHED")
+    return run_id

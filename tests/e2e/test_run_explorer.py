@@ -24,6 +24,7 @@ from explorer_store import (
     quick_input,
     run_labels,
     seed_store,
+    seed_tensorboard_run,
     show_runs,
     wait_labels,
 )
@@ -389,3 +390,39 @@ class TestRunExplorer:
 
         wb.run_command("ML Workbench: Stop MLflow UI and TensorBoard")
         wait_for(lambda: not mlflow_servers(), 30, message="the mlflow server stopped")
+
+    def test_open_in_tensorboard_shows_the_runs_scalars_then_stop(self, trusted: Any) -> None:
+        import urllib.request
+
+        from codeserver import descendants
+
+        wb = trusted.wb
+        seed_tensorboard_run(trusted.workspace, "tb-run")
+        wb.run_command("ML Workbench: Refresh Runs")
+        wait_for(lambda: "tb-run" in run_labels(wb), 30, message="tb-run in the Runs view")
+        wb.clear_notifications()
+        wb.run_command("ML Workbench: Open in TensorBoard", asks=True)
+        wb.pick("tb-run")
+        said = wb.wait_notification(re.compile(r"TensorBoard at (\S+)"), timeout=120)
+        url = re.search(r"TensorBoard at (\S+)", said).group(1)  # type: ignore[union-attr]
+        wb.shot("tensorboard started")
+
+        def tensorboards() -> dict[int, str]:
+            return {
+                pid: cmd
+                for pid, cmd in descendants(trusted.server.pid).items()
+                if "tensorboard" in cmd and "--logdir" in cmd
+            }
+
+        started = wait_for(tensorboards, 30, message="a tensorboard process")
+        hosts = [cmd for cmd in started.values() if "--host" in cmd]
+        assert hosts, started
+        assert all(re.search(r"--host[ \x00]127\.0\.0\.1", cmd) for cmd in hosts), hosts
+        # Through the URL the editor opened (code-server's proxy): TensorBoard's own API lists
+        # the scalar the run's script logged.
+        with urllib.request.urlopen(f"{url}data/plugin/scalars/tags", timeout=30) as response:
+            assert response.status == 200
+            assert b'"loss"' in response.read()
+
+        wb.run_command("ML Workbench: Stop MLflow UI and TensorBoard")
+        wait_for(lambda: not tensorboards(), 30, message="tensorboard stopped")
