@@ -19,7 +19,7 @@ import {
 } from "../protocol";
 import { formatNumber } from "./runFormat";
 import { describeQuery, effectiveFilter, groupByScript, initialQuery, PAGE_SIZE, RunsQuery, ScriptGroup } from "./runsQuery";
-import { artifactItem, countText, firstLine, runItem, sectionItem } from "./runsTreeItems";
+import { artifactItem, countText, firstLine, runItem, sectionItem, valueItem } from "./runsTreeItems";
 
 interface PageState {
   key: string;
@@ -164,18 +164,8 @@ export class RunsTreeProvider implements vscode.TreeDataProvider<RunsNode>, vsco
         return runItem(node.run, node.running, node.deleted);
       case "section":
         return sectionItem(node);
-      case "value": {
-        const item = new vscode.TreeItem(node.label, vscode.TreeItemCollapsibleState.None);
-        item.id = node.id;
-        item.description = node.description;
-        item.tooltip = node.tooltip;
-        item.contextValue = node.tagKey !== undefined ? "runTag" : "runValue";
-        if (node.note) {
-          item.iconPath = new vscode.ThemeIcon("note");
-          item.command = { command: Commands.NOTE_RUN, title: "Edit Run Note", arguments: [{ runId: node.run.run_id }] };
-        }
-        return item;
-      }
+      case "value":
+        return valueItem(node);
       case "artifact":
         return artifactItem(node.run, node.entry);
       case "more": {

@@ -1,5 +1,5 @@
 // How the Runs view draws its rows: labels, icons, descriptions, tooltips and context values of
-// runs, sections and artifacts. Kept apart from runsTree.ts, which decides what rows there are.
+// runs, sections, values and artifacts. Kept apart from runsTree.ts, which decides what rows there are.
 import * as path from "path";
 import * as vscode from "vscode";
 import { ArtifactEntry, Commands, RunSummary } from "../protocol";
@@ -47,6 +47,20 @@ export function sectionItem(node: Extract<RunsNode, { kind: "section" }>): vscod
   item.iconPath = new vscode.ThemeIcon(spec.icon);
   item.description = spec.count;
   item.contextValue = `section.${node.section}`;
+  return item;
+}
+
+/** A param, metric or tag (with its value), or the run's note, which opens it for editing. */
+export function valueItem(node: Extract<RunsNode, { kind: "value" }>): vscode.TreeItem {
+  const item = new vscode.TreeItem(node.label, vscode.TreeItemCollapsibleState.None);
+  item.id = node.id;
+  item.description = node.description;
+  item.tooltip = node.tooltip;
+  item.contextValue = node.tagKey !== undefined ? "runTag" : "runValue";
+  if (node.note) {
+    item.iconPath = new vscode.ThemeIcon("note");
+    item.command = { command: Commands.NOTE_RUN, title: "Edit Run Note", arguments: [{ runId: node.run.run_id }] };
+  }
   return item;
 }
 
