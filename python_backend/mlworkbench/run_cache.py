@@ -7,7 +7,9 @@ incrementally: each query first checks cheaply whether the store changed (for SQ
 `mlflow.db` and its `-wal` plus the header's change counter; for other stores a short TTL), and
 then re-reads only runs started since the newest known start, runs it holds as RUNNING and runs
 passed to `mark_stale`. A change nothing of that explains (an edit from the MLflow UI, a
-deletion elsewhere) or `mark_stale(None)` reloads everything in the same call.
+deletion elsewhere) or `mark_stale(None)` reloads everything in the same call; so does a change
+once a minute (or 20 reads' time, for large stores), which catches an edit elsewhere that new
+runs logging at the same moment would otherwise hide.
 
 Metrics a run logged as NaN are left out of the pages' run summaries: JSON has no NaN, and the
 Runs view shows a missing value the same way. Filters and orders still see them as MLflow does.
@@ -76,7 +78,7 @@ class RunCache:
         self.tracking_uri = tracking_uri
         self._db = sqlite_path(tracking_uri)
         self._ttl_s = ttl_s  # stores that cannot be stat'ed: how long a read counts as fresh
-        self._full_reload_s = full_reload_s  # and how often they are read whole
+        self._full_reload_s = full_reload_s  # how often any store is read whole while it changes
         self._lock = threading.RLock()
         self._client: MlflowClient | None = None
         self._runs: dict[str, CachedRun] = {}
@@ -85,6 +87,7 @@ class RunCache:
         self._signature: _Signature = None
         self._checked_at = 0.0
         self._full_at = 0.0
+        self._full_cost_s = 0.0  # how long the last whole read took
         self._generation = 0
         self._memo: OrderedDict[tuple[object, ...], tuple[int, list[CachedRun], list[str]]] = (
             OrderedDict()
@@ -237,6 +240,12 @@ class RunCache:
             signature = self._store_signature()
             if signature == self._signature and signature is not None and not stale:
                 return
+            if now - self._full_at >= self._full_every():
+                # An edit elsewhere to an older run (the MLflow UI, the CLI) while other runs
+                # log: the incremental read explains the change by the new data and misses the
+                # edit. A changed store is read whole now and then, so nothing stays stale long.
+                self._full_reload()
+                return
         else:
             signature = None
             if now - self._checked_at < self._ttl_s and not stale:
@@ -249,6 +258,11 @@ class RunCache:
             self._full_reload()  # the file changed and nothing we know of explains it
             return
         self._signature = signature
+
+    def _full_every(self) -> float:
+        """Seconds between whole reads of a changing store: at least `full_reload_s`, and at
+        least 20 reads' time, so a large store spends at most 5% of its time being re-read."""
+        return max(self._full_reload_s, 20 * self._full_cost_s)
 
     def _store_signature(self) -> _Signature:
         """What changes when SQLite commits: the file's and its WAL's stat, the change counter."""
@@ -313,6 +327,7 @@ class RunCache:
                 return out
 
     def _full_reload(self) -> None:
+        started = time.monotonic()
         signature = self._store_signature() if self._db is not None else None
         experiments = self._read_experiments()
         runs = self._search(list(experiments), "")
@@ -321,6 +336,7 @@ class RunCache:
         self._loaded = True
         self._signature = signature
         self._checked_at = self._full_at = time.monotonic()
+        self._full_cost_s = self._full_at - started
         self._generation += 1
         self.full_reloads += 1
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 import sqlite3
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -271,6 +272,33 @@ def test_an_unexplained_edit_of_an_old_run_forces_a_full_reload(
     page = cache.query(filter="attributes.run_name = 'renamed'")
     assert [r.run_id for r in page.runs] == [finished.run_id]
     assert cache.full_reloads == 2
+
+
+def test_an_edit_elsewhere_hidden_by_new_runs_is_caught_by_the_periodic_whole_read(
+    small: tuple[RunCache, VariedStore], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cache, store = small
+    finished = cache.query(filter="attributes.status = 'FINISHED'").runs[-1]
+    # Renamed elsewhere while another run starts: the incremental read explains the change by
+    # the new run and cannot see the rename.
+    store.client.update_run(finished.run_id, name="renamed-elsewhere")
+    store.client.create_run(store.active[0], run_name="new", start_time=3_000_000)
+    assert cache.query(filter="attributes.run_name = 'new'").total == 1
+    assert cache.full_reloads == 1
+    assert cache.query(filter="attributes.run_name = 'renamed-elsewhere'").total == 0
+
+    periodic = RunCache(store.uri, full_reload_s=60.0)
+    periodic.query()
+    store.client.update_run(finished.run_id, name="renamed-again")
+    store.client.create_run(store.active[0], run_name="newer", start_time=4_000_000)
+    later = time.monotonic() + 61.0  # a minute on: the whole read is due
+    monkeypatch.setattr("mlworkbench.run_cache.time.monotonic", lambda: later)
+    page = periodic.query(filter="attributes.run_name = 'renamed-again'")
+    assert [r.run_id for r in page.runs] == [finished.run_id]
+    assert periodic.query(filter="attributes.run_name = 'newer'").total == 1
+    assert periodic.full_reloads == 2
+    periodic.query()  # an unchanged store is still not read again, however due
+    assert periodic.full_reloads == 2
 
 
 def test_mark_stale_rereads_only_that_run_and_none_reloads_everything(
