@@ -114,6 +114,10 @@ class TestRunExplorer:
         drawn = frame.locator("vscode-tab-panel:visible svg, vscode-tab-panel:visible canvas")
         wait_for(lambda: drawn.count() > 0, 60, message="parallel coordinates drawn")
         wb.shot("compare panel")
+        # Close it: a webview left as the active editor can take the focus back when the palette
+        # closes, and a quick pick a later test opens then closes on that focus-out.
+        wb.run_command("View: Close All Editors")
+        wait_for(lambda: wb.webview_frame("table") is None, 20, message="the Compare panel closed")
 
     def test_rename_shows_in_tree_and_store(self, trusted: Any) -> None:
         wb = trusted.wb
