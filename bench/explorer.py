@@ -6,7 +6,9 @@ by explorer_store.py) prints, as medians of several tries:
       `MlflowClient.search_runs(max_results=100)` (goal <= 1.0x), and the cold load separately;
   (b) `metrics.m0 < 0.5` ordered by `metrics.m1 DESC` the same two ways (goal <= 0.3 s; ratio
       reported), checking both return the same run ids in the same order;
-  (c) compareRuns of 10 runs x 1,000 steps x 3 metrics (goal <= 1 s).
+  (c) compareRuns of 10 runs x 1,000 steps x 3 metrics (goal <= 1 s);
+and the first page from a server started on the workspace, a few seconds after `initialized`
+(its start-up warm-up has read the store by then).
 Run: `make bench-explorer` (or .venv/bin/python bench/explorer.py [--repeat N] [--runs N]).
 """
 
@@ -82,8 +84,25 @@ def main() -> int:
     points = sum(len(s["values"]) for s in data["series"])
     server.close()
 
+    # The same first page from a server started on the workspace (as the editor starts it): it
+    # reads the store in the background after `initialized`, so a Runs view opened a few
+    # seconds later finds the cache ready.
+    opened = WireClient(SERVER)
+    opened.request(
+        "initialize", {"processId": None, "rootUri": workspace.as_uri(), "capabilities": {}}
+    )
+    opened.send("initialized", {}, notify=True)
+    wait_s = 1.5 * cold_s + 1
+    time.sleep(wait_s)
+    warmed_s, _ = timed(lambda: opened.request("mlworkbench/queryRuns", {**base, "limit": 100}), 1)
+    opened.close()
+
     print(f"python {sys.version.split()[0]}, {args.runs} runs, medians of {args.repeat}")
     print(f"cold load (first queryRuns: import MLflow, read every run): {cold_s:.3f} s")
+    print(
+        f"first page from a server started on the workspace, asked {wait_s:.1f} s after "
+        f"`initialized` (warmed in the background): {warmed_s:.4f} s"
+    )
     print(f"{'figure':44} {'ours':>8} {'peer':>8} {'ratio':>7}  goal")
     rows = [
         ("(a) first page, 100 runs (s)", ours_a, peer_a, "<= 1.0x", ours_a / peer_a <= 1.0),

@@ -94,6 +94,21 @@ def register(server: WorkbenchServer) -> None:
     caches = RunCaches()
     server.on_runs_changed(caches.mark_stale)
 
+    def warm_run_cache(ls: WorkbenchServer, folders: list[Path]) -> None:
+        """Read each store into its cache at start-up, so the Runs view's first page (and the
+        `N runs` lenses) need not wait for the whole store to be read when it opens."""
+        from mlworkbench.errors import MlWorkbenchError
+
+        for folder in folders:
+            try:
+                cache = caches.for_workspace(folder, ls.tracking_uri)
+                if cache is not None and ls.script_runs.update(cache.query(limit=LENS_RUNS).runs):
+                    ls.refresh_code_lenses()
+            except MlWorkbenchError:
+                continue  # the view's own request reports it, with what to do
+
+    server.after_start(warm_run_cache)
+
     @server.feature(REQUESTS["QUERY_RUNS"])
     @server.thread()
     def query_runs(ls: WorkbenchServer, params: Any) -> dict[str, object]:

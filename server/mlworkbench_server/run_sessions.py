@@ -177,46 +177,36 @@ class RunSessions:
             return list(self._handles)
 
 
-def reconcile_in_background(server: WorkbenchServer) -> None:
+def reconcile_stale(server: WorkbenchServer, folders: list[Path]) -> None:
     """Mark runs FAILED whose process died while no server watched (editor crash, reboot).
 
-    Runs in a thread after `initialized`, and only where a store exists, so neither start-up
-    nor a workspace without runs pays for importing MLflow.
+    A start-up task (`WorkbenchServer.after_start`): it runs in the background after
+    `initialized`, and only where a store exists.
     """
-    folders = [Path(p) for f in server.workspace.folders.values() if (p := to_fs_path(f.uri))]
-    if not folders and server.workspace.root_path:
-        folders = [Path(server.workspace.root_path)]
-    if not folders or not (server.tracking_uri or any((f / "mlflow.db").exists() for f in folders)):
-        return
+    from mlworkbench.errors import MlWorkbenchError
+    from mlworkbench.runs.launcher import resolve_tracking_uri
+    from mlworkbench.runs.reconcile import reconcile_stale_runs
 
-    def reconcile() -> None:
-        from mlworkbench.errors import MlWorkbenchError
-        from mlworkbench.mlflow_import import ensure_mlflow_imported
-
-        ensure_mlflow_imported()  # this thread races the first requests for MLflow
-        from mlworkbench.runs.launcher import resolve_tracking_uri
-        from mlworkbench.runs.reconcile import reconcile_stale_runs
-
-        uris = {resolve_tracking_uri(folder, server.tracking_uri) for folder in folders}
-        for uri in sorted(uris):
-            try:
-                ended = reconcile_stale_runs(uri)
-            except MlWorkbenchError as error:
-                server.window_log_message(
-                    types.LogMessageParams(type=types.MessageType.Warning, message=str(error))
-                )
-                continue
-            for run_id in ended:
-                server.runs_changed(run_id)
-                server.protocol.notify(
-                    NOTIFICATIONS["RUN_STATUS"],
-                    {"runId": run_id, "status": "FAILED", "error": "its process ended unrecorded"},
-                )
-
-    threading.Thread(target=reconcile, name="reconcile-runs", daemon=True).start()
+    uris = {resolve_tracking_uri(folder, server.tracking_uri) for folder in folders}
+    for uri in sorted(uris):
+        try:
+            ended = reconcile_stale_runs(uri)
+        except MlWorkbenchError as error:
+            server.window_log_message(
+                types.LogMessageParams(type=types.MessageType.Warning, message=str(error))
+            )
+            continue
+        for run_id in ended:
+            server.runs_changed(run_id)
+            server.protocol.notify(
+                NOTIFICATIONS["RUN_STATUS"],
+                {"runId": run_id, "status": "FAILED", "error": "its process ended unrecorded"},
+            )
 
 
 def register(server: WorkbenchServer) -> None:
+    server.after_start(reconcile_stale)
+
     @server.feature(REQUESTS["START_RUN"])
     @server.thread()
     def start_run(ls: WorkbenchServer, params: Any) -> dict[str, object]:

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import functools
 import os
+import threading
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any, TypeVar
 
 from lsprotocol import types
 from pygls.lsp.server import LanguageServer
+from pygls.uris import to_fs_path
 
 from mlworkbench_server import (
     __version__,
@@ -38,6 +41,7 @@ class WorkbenchServer(LanguageServer):
         self.trusted = False
         self.tracking_uri: str | None = os.environ.get("MLFLOW_TRACKING_URI") or None
         self._runs_changed_listeners: list[Callable[[str | None], None]] = []
+        self._start_tasks: list[Callable[[WorkbenchServer, list[Path]], None]] = []
 
     def thread(self) -> Callable[[F], F]:
         """pygls's `thread()`, but the worker first imports MLflow whole, under a lock.
@@ -58,6 +62,45 @@ class WorkbenchServer(LanguageServer):
             return mark(imported_first)  # type: ignore[return-value]
 
         return decorator
+
+    def after_start(self, task: Callable[[WorkbenchServer, list[Path]], None]) -> None:
+        """Run `task(server, folders)` once after `initialized`, in a background thread, with
+        the workspace folders that have a tracking store (none: the task does not run).
+
+        Tasks run one after another in the order added (stale runs are reconciled before the
+        run cache is warmed), after MLflow is imported: start-up itself imports nothing heavy,
+        and a workspace without runs never pays for MLflow.
+        """
+        self._start_tasks.append(task)
+
+    def start_background_tasks(self) -> threading.Thread | None:
+        """Start the `after_start` tasks (called on `initialized`); the thread, if any."""
+        folders = [Path(p) for f in self.workspace.folders.values() if (p := to_fs_path(f.uri))]
+        if not folders and self.workspace.root_path:
+            folders = [Path(self.workspace.root_path)]
+        if not folders or not (
+            self.tracking_uri or any((f / "mlflow.db").exists() for f in folders)
+        ):
+            return None
+
+        def run_tasks() -> None:
+            from mlworkbench.mlflow_import import ensure_mlflow_imported
+
+            ensure_mlflow_imported()  # this thread races the first requests for MLflow
+            for task in self._start_tasks:
+                try:
+                    task(self, folders)
+                except Exception as error:  # one failed warm-up must not stop the others
+                    self.window_log_message(
+                        types.LogMessageParams(
+                            type=types.MessageType.Warning,
+                            message=f"start-up task {getattr(task, '__name__', task)}: {error}",
+                        )
+                    )
+
+        thread = threading.Thread(target=run_tasks, name="start-up-tasks", daemon=True)
+        thread.start()
+        return thread
 
     def on_runs_changed(self, listener: Callable[[str | None], None]) -> None:
         """Call `listener(run_id)` whenever this server changes a run (None: many or unknown).
@@ -97,7 +140,7 @@ def create_server() -> WorkbenchServer:
 
     @server.feature(types.INITIALIZED)
     def initialized(ls: WorkbenchServer, params: types.InitializedParams) -> None:
-        run_sessions.reconcile_in_background(ls)
+        ls.start_background_tasks()
 
     script_lenses.register(server)
     script_requests.register(server)
