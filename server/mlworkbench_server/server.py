@@ -24,6 +24,7 @@ from mlworkbench_server import (
     script_requests,
 )
 from mlworkbench_server.analysis_cache import AnalysisCache
+from mlworkbench_server.errors import quiet_expected_errors
 from mlworkbench_server.script_runs import ScriptRunIndex
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -133,6 +134,7 @@ class WorkbenchServer(LanguageServer):
 def create_server() -> WorkbenchServer:
     """Build a server with every feature registered; tests and `__main__` both use this."""
     server = WorkbenchServer()
+    quiet_expected_errors()
 
     @server.feature(types.INITIALIZE)
     def initialize(ls: WorkbenchServer, params: types.InitializeParams) -> None:
