@@ -23,6 +23,7 @@ from mlworkbench import (  # noqa: E402
     run_compare,
     run_details,
     run_listing,
+    run_models,
     script_analysis,
 )
 from mlworkbench_server import protocol  # noqa: E402
@@ -36,6 +37,7 @@ PAYLOADS: list[type] = [
     doctor.DoctorReport,
     run_listing.RunSummary,
     run_details.ArtifactEntry,
+    run_models.RunModel,
     run_details.RunDetails,
     run_cache.ExperimentInfo,
     run_cache.RunPage,

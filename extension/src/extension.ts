@@ -82,7 +82,9 @@ export function activate(context: vscode.ExtensionContext): void {
     vscode.commands.registerCommand(Commands.REGISTER_MODEL, async (item: unknown) => {
       const runId = await actions.pickRun(item, "Register the model of which run?");
       if (runId) {
-        await registerModelFromRun(manager, runId);
+        // From a model's row under the run: that model (else the server asks when there are several).
+        const model = (item as { model?: { label?: unknown } } | undefined)?.model?.label;
+        await registerModelFromRun(manager, runId, typeof model === "string" ? model : undefined);
         models.provider.refresh();
       }
     }),

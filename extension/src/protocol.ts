@@ -218,6 +218,13 @@ export interface ArtifactEntry {
   size: number | null;
 }
 
+export interface RunModel {
+  label: string;
+  uri: string;
+  source: string;
+  model_id: string | null;
+}
+
 export interface RunDetails {
   run_id: string;
   experiment_id: string;
@@ -236,7 +243,7 @@ export interface RunDetails {
   artifact_uri: string;
   log_artifact: string | null;
   args: string[] | null;
-  models: string[];
+  models: RunModel[];
 }
 
 export interface ExperimentInfo {

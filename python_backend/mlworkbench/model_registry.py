@@ -20,7 +20,6 @@ if TYPE_CHECKING:
 # MLflow resolves `models:/<name>@latest` and `@v3` itself, so it refuses them as alias names.
 _RESERVED_ALIAS = re.compile(r"^(latest|v\d+)$", re.IGNORECASE)
 _ALIAS_CHARS = re.compile(r"^[\w-]+$")
-_MAX_ARTIFACT_ENTRIES = 500  # bound the walk for an MLmodel file in very large runs
 
 
 @dataclass(frozen=True)
@@ -79,6 +78,7 @@ def register_model(
 
     from mlworkbench.errors import RunNotFoundError
     from mlworkbench.registry_errors import NoModelInRunError, SeveralModelsInRunError
+    from mlworkbench.run_models import run_models
     from mlworkbench.tracking_client import open_client
 
     _check_model_name(name)
@@ -86,7 +86,7 @@ def register_model(
     if client is None:
         raise RunNotFoundError(run_id)
     run = _get_run(client, run_id)
-    candidates = dict(_run_models(client, run))
+    candidates = {m.label: (m.source, m.model_id) for m in run_models(client, run)}
     if not candidates:
         raise NoModelInRunError(run_id)
     if model_path is not None:
@@ -209,42 +209,6 @@ def _get_run(client: MlflowClient, run_id: str) -> Any:
         return client.get_run(run_id)
     except MlflowException as error:  # unknown id, or one MLflow cannot even parse
         raise RunNotFoundError(run_id) from error
-
-
-def _run_models(client: MlflowClient, run: Any) -> Iterator[tuple[str, tuple[str, str | None]]]:
-    """(label, (source URI, logged model id)) for each model the run logged.
-
-    MLflow 3 keeps models outside the run as LoggedModels (label: the model's name, or its id
-    when two share a name); older runs keep an artifact folder with an MLmodel file.
-    """
-    run_id = run.info.run_id
-    logged = client.search_logged_models(
-        experiment_ids=[run.info.experiment_id], filter_string=f"source_run_id='{run_id}'"
-    )
-    names = [model.name for model in logged]
-    for model in logged:
-        label = model.name if names.count(model.name) == 1 else model.model_id
-        # The artifact location, not `models:/<id>`: MLflow's sqlite registry resolves that URI
-        # through the process-wide tracking URI, not this client's (a TODO in MLflow 3.17).
-        yield label, (model.artifact_location, model.model_id)
-    for folder in _mlmodel_folders(client, run_id):
-        if folder not in names:
-            yield folder, (f"{run.info.artifact_uri.rstrip('/')}/{folder}", None)
-
-
-def _mlmodel_folders(client: MlflowClient, run_id: str) -> list[str]:
-    folders: list[str] = []
-    pending = [""]
-    seen = 0
-    while pending and seen < _MAX_ARTIFACT_ENTRIES:
-        folder = pending.pop()
-        for entry in client.list_artifacts(run_id, folder or None):
-            seen += 1
-            if entry.is_dir:
-                pending.append(entry.path)
-            elif entry.path.rsplit("/", 1)[-1] == "MLmodel" and folder:
-                folders.append(folder)
-    return sorted(folders)
 
 
 def _pages(search: Any) -> Iterator[Any]:

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from mlworkbench.artifact_paths import check_artifact_path
+from mlworkbench.run_models import RunModel, run_models
 
 if TYPE_CHECKING:
     from mlflow.entities import Experiment, Run
@@ -22,8 +23,6 @@ NOTE_TAG = "mlflow.note.content"
 SYSTEM_PREFIXES = ("mlflow.", "mlworkbench.")
 LOG_ARTIFACT = "mlworkbench/output.log"
 MODEL_FILE = "MLmodel"
-# How deep `models` looks for old-style model folders (`runs:/<id>/<path>`) in the artifacts.
-MODEL_SEARCH_DEPTH = 2
 
 
 @dataclass(frozen=True)
@@ -55,7 +54,7 @@ class RunDetails:
     artifact_uri: str
     log_artifact: str | None  # LOG_ARTIFACT when the run has it
     args: list[str] | None  # the script arguments the run was launched with
-    models: list[str]  # model URIs a user can register (models:/…, runs:/<id>/<path>)
+    models: list[RunModel]  # what a user can open and register (run_models.py)
 
     def to_dict(self) -> dict[str, object]:
         return asdict(self)
@@ -91,7 +90,7 @@ def details_of(client: MlflowClient, run: Run, experiment: Experiment) -> RunDet
         artifact_uri=info.artifact_uri,
         log_artifact=_log_artifact(client, info.run_id, top),
         args=script_args(tags),
-        models=_models(client, info.run_id, info.experiment_id, top),
+        models=run_models(client, run),
     )
 
 
@@ -157,33 +156,3 @@ def _log_artifact(client: MlflowClient, run_id: str, top: list[ArtifactEntry]) -
         return None
     inside = list_entries(client, run_id, folder)
     return LOG_ARTIFACT if any(e.path == LOG_ARTIFACT for e in inside) else None
-
-
-def _models(
-    client: MlflowClient, run_id: str, experiment_id: str, top: list[ArtifactEntry]
-) -> list[str]:
-    """LoggedModels (MLflow 3 `log_model`, autolog) first, then old-style model folders."""
-    found = [
-        m.model_uri
-        for m in client.search_logged_models(
-            experiment_ids=[experiment_id], filter_string=f"source_run_id='{run_id}'"
-        )
-    ]
-    found.extend(f"runs:/{run_id}/{p}" for p in model_folders(client, run_id, top))
-    return found
-
-
-def model_folders(client: MlflowClient, run_id: str, top: list[ArtifactEntry]) -> list[str]:
-    """Artifact folders holding an MLmodel file, down to MODEL_SEARCH_DEPTH levels."""
-    found: list[str] = []
-    level = [e for e in top if e.is_dir]
-    for _ in range(MODEL_SEARCH_DEPTH):
-        deeper: list[ArtifactEntry] = []
-        for folder in level:
-            inside = list_entries(client, run_id, folder.path)
-            if any(not e.is_dir and e.path.rsplit("/", 1)[-1] == MODEL_FILE for e in inside):
-                found.append(folder.path)
-            else:
-                deeper.extend(e for e in inside if e.is_dir)
-        level = deeper
-    return found

@@ -76,7 +76,8 @@ REQUESTS: Final[dict[str, str]] = {
     "QUERY_RUNS": "mlworkbench/queryRuns",
     "LIST_EXPERIMENTS": "mlworkbench/listExperiments",
     "COMPARE_RUNS": "mlworkbench/compareRuns",
-    # One run: details, artifacts, edits.
+    # One run: details, artifacts (RESOLVE_ARTIFACT: `path`, or `model` = a model's label for
+    # its MLmodel file), edits.
     "RUN_DETAILS": "mlworkbench/runDetails",
     "LIST_ARTIFACTS": "mlworkbench/listArtifacts",
     "RESOLVE_ARTIFACT": "mlworkbench/resolveArtifact",

@@ -116,15 +116,21 @@ def register(server: WorkbenchServer) -> None:
     @server.thread()
     def resolve_artifact(ls: WorkbenchServer, params: Any) -> dict[str, object]:
         from mlworkbench.artifact_access import resolve_artifact
+        from mlworkbench.run_models import resolve_model_file
 
         workspace, run_id = _workspace(params), str(params.runId)
         path = getattr(params, "path", None)
+        model = getattr(params, "model", None)  # a model's label: its MLmodel file
         resolved = _library(
-            lambda: resolve_artifact(
-                workspace,
-                run_id,
-                path if isinstance(path, str) else "",
-                tracking_uri=ls.tracking_uri,
+            lambda: (
+                resolve_model_file(workspace, run_id, model, tracking_uri=ls.tracking_uri)
+                if isinstance(model, str)
+                else resolve_artifact(
+                    workspace,
+                    run_id,
+                    path if isinstance(path, str) else "",
+                    tracking_uri=ls.tracking_uri,
+                )
             )
         )
         return {"localPath": str(resolved.local_path), "kind": resolved.kind}

@@ -51,8 +51,13 @@ def test_details_give_the_script_args_the_log_and_the_models(store: Store) -> No
     assert details.args == ["--c", "1.0", "--name", "a b"]
     assert details.log_artifact == "mlworkbench/output.log"
     assert store.logged_model_uri is not None and store.logged_model_uri.startswith("models:/")
-    assert details.models == [store.logged_model_uri, f"runs:/{store.run_id}/model"]
-    assert details.to_dict()["models"] == details.models
+    assert [(m.label, m.uri) for m in details.models] == [
+        ("clf", store.logged_model_uri),
+        ("model", f"runs:/{store.run_id}/model"),
+    ]
+    assert details.models[0].model_id == store.logged_model_uri.removeprefix("models:/")
+    assert details.models[1].model_id is None
+    assert details.to_dict()["models"] == [m.to_dict() for m in details.models]
 
 
 def test_a_run_without_workbench_tags_has_no_args_log_note_or_models(store: Store) -> None:

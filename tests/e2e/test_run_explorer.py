@@ -280,6 +280,32 @@ class TestRunExplorer:
         wb.run_command("ML Workbench: Refresh Runs")
         wait_for(lambda: "model-run" in run_labels(wb), 30, message="model-run in the Runs view")
 
+        # MLflow 3 keeps the logged model outside the run's artifacts; the run's Models section
+        # lists it and opens its MLmodel.
+        pane = wb.view_pane(RUNS_VIEW)
+        run_row = wb.tree_row(RUNS_VIEW, "model-run, finished")
+        run_row.first.click()
+        wb.page.keyboard.press("ArrowRight")
+        section = pane.locator(".monaco-list-row", has_text=re.compile(r"^Models\s*1"))
+        section.first.wait_for(state="visible", timeout=20_000)
+        section.first.click()
+        wb.page.keyboard.press("ArrowRight")
+        model_row = pane.locator(".monaco-list-row", has_text="models:/")
+        model_row.first.wait_for(state="visible", timeout=20_000)
+        model_row.first.click()
+        mlmodel = wb.page.locator(".tabs-container .tab", has_text="MLmodel")
+        mlmodel.first.wait_for(state="visible", timeout=20_000)
+        editor_text = wb.page.locator(".monaco-editor .view-lines").first
+        wait_for(
+            lambda: "flavors:" in editor_text.inner_text().replace("\xa0", " "),
+            20,
+            message="the logged model's MLmodel in the editor",
+        )
+        wb.shot("logged model MLmodel")
+        wb.page.keyboard.press("Control+W")
+        run_row.first.click()
+        wb.page.keyboard.press("ArrowLeft")
+
         wb.run_command("ML Workbench: Register Model…", asks=True)
         wb.pick("model-run")
         box = quick_input(wb, "Register the run's model")

@@ -77,6 +77,24 @@ async def test_details_artifacts_and_resolving_one(trusted: LanguageClient, stor
     assert Path(resolved.localPath).is_file()
 
 
+async def test_a_runs_models_are_listed_and_their_mlmodel_resolved_by_label(
+    trusted: LanguageClient, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    store = make_store(tmp_path, with_models=True)
+    details = await _ask(trusted, "RUN_DETAILS", store, runId=store.run_id)
+    assert [(m.label, m.uri) for m in details.models] == [
+        ("clf", store.logged_model_uri),
+        ("model", f"runs:/{store.run_id}/model"),
+    ]
+    for label in ("clf", "model"):
+        resolved = await _ask(trusted, "RESOLVE_ARTIFACT", store, runId=store.run_id, model=label)
+        assert resolved.kind == "model" and Path(resolved.localPath).name == "MLmodel"
+        assert "flavors:" in Path(resolved.localPath).read_text()
+    error = await _refused(trusted, "RESOLVE_ARTIFACT", store, runId=store.run_id, model="../x")
+    assert error.code == ERROR_CODES["ARTIFACT_NOT_FOUND"]
+
+
 async def test_bad_paths_and_missing_things_are_structured_errors(
     trusted: LanguageClient, store: Store
 ) -> None:

@@ -149,9 +149,10 @@ function versionTooltip(version: ModelVersionInfo): vscode.MarkdownString {
 
 /**
  * Register the model a run logged: ask for the registry name (suggested from the run's script
- * or experiment), and when the run logged several models, which one. Returns the new version.
+ * or experiment), and when the run logged several models and `model` (a label) names none of
+ * them, which one. Returns the new version.
  */
-export async function registerModelFromRun(servers: ServerManager, runId: string): Promise<ModelVersionInfo | undefined> {
+export async function registerModelFromRun(servers: ServerManager, runId: string, model?: string): Promise<ModelVersionInfo | undefined> {
   if (!(await ensureTrusted("register models"))) {
     return undefined;
   }
@@ -167,7 +168,7 @@ export async function registerModelFromRun(servers: ServerManager, runId: string
     }
     let version: ModelVersionInfo;
     try {
-      version = await request<ModelVersionInfo>(servers, Requests.REGISTER_MODEL, { runId, name });
+      version = await request<ModelVersionInfo>(servers, Requests.REGISTER_MODEL, { runId, name, modelPath: model });
     } catch (error) {
       const choices = (error as ServerError).code === ErrorCodes.SEVERAL_MODELS_IN_RUN ? modelChoices((error as ServerError).data) : [];
       if (choices.length === 0) {

@@ -104,13 +104,19 @@ export class RunActions {
   }
 
   private async openArtifact(arg: unknown): Promise<void> {
-    const target = arg as { runId?: string; path?: string } | undefined;
+    const target = arg as { runId?: string; path?: string; model?: string } | undefined;
     let runId = target?.runId ?? runIdOf(arg);
     let artifactPath = target?.path;
     if (!runId) {
       runId = await this.pickRun(arg, "Open an artifact of which run?");
     }
     if (!runId) {
+      return;
+    }
+    if (typeof target?.model === "string") {
+      // A model the run logged (maybe outside its artifacts, as MLflow 3 keeps them): its MLmodel.
+      const resolved = await this.request<ResolvedArtifactResult>(Requests.RESOLVE_ARTIFACT, { runId, model: target.model });
+      await this.showReadOnly(vscode.Uri.file(resolved.localPath), resolved.kind);
       return;
     }
     if (!artifactPath) {
@@ -129,9 +135,7 @@ export class RunActions {
       case "text":
       case "csv":
       case "model":
-        await vscode.window.showTextDocument(await vscode.workspace.openTextDocument(uri), { preview: true });
-        // Artifacts are records of a run: shown, never edited in place by accident.
-        await vscode.commands.executeCommand("workbench.action.files.setActiveEditorReadonlyInSession");
+        await this.showReadOnly(uri, resolved.kind);
         return;
       case "image":
         await vscode.commands.executeCommand("vscode.open", uri);
@@ -152,6 +156,16 @@ export class RunActions {
         }
       }
     }
+  }
+
+  /** Artifacts are records of a run: shown in the editor, never edited in place by accident. */
+  private async showReadOnly(uri: vscode.Uri, kind?: string): Promise<void> {
+    let document = await vscode.workspace.openTextDocument(uri);
+    if (kind === "model" && document.languageId === "plaintext") {
+      document = await vscode.languages.setTextDocumentLanguage(document, "yaml"); // MLmodel is YAML
+    }
+    await vscode.window.showTextDocument(document, { preview: true });
+    await vscode.commands.executeCommand("workbench.action.files.setActiveEditorReadonlyInSession");
   }
 
   /** The script a run came from, if it still exists on disk. */

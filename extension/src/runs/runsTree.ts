@@ -14,12 +14,13 @@ import {
   QueryRunsResult,
   Requests,
   RunDetails,
+  RunModel,
   RunPage,
   RunSummary,
 } from "../protocol";
 import { formatNumber } from "./runFormat";
 import { describeQuery, effectiveFilter, groupByScript, initialQuery, PAGE_SIZE, RunsQuery, ScriptGroup } from "./runsQuery";
-import { artifactItem, countText, firstLine, runItem, sectionItem, valueItem } from "./runsTreeItems";
+import { artifactItem, countText, firstLine, modelItem, runItem, sectionItem, valueItem } from "./runsTreeItems";
 
 interface PageState {
   key: string;
@@ -35,9 +36,10 @@ export type RunsNode =
   | { kind: "deleted"; page: PageState }
   | { kind: "group"; group: ScriptGroup; page: PageState }
   | { kind: "run"; run: RunSummary; running: boolean; deleted: boolean }
-  | { kind: "section"; section: "params" | "metrics" | "tags" | "artifacts"; run: RunSummary; details?: RunDetails }
+  | { kind: "section"; section: "params" | "metrics" | "tags" | "models" | "artifacts"; run: RunSummary; details?: RunDetails }
   | { kind: "value"; run: RunSummary; id: string; label: string; description: string; tooltip: string; tagKey?: string; note?: true }
   | { kind: "artifact"; run: RunSummary; entry: ArtifactEntry }
+  | { kind: "model"; run: RunSummary; model: RunModel }
   | { kind: "more"; page: PageState }
   | { kind: "message"; text: string; icon: string; command?: vscode.Command };
 
@@ -168,6 +170,8 @@ export class RunsTreeProvider implements vscode.TreeDataProvider<RunsNode>, vsco
         return valueItem(node);
       case "artifact":
         return artifactItem(node.run, node.entry);
+      case "model":
+        return modelItem(node.run, node.model);
       case "more": {
         const item = new vscode.TreeItem("Load more…", vscode.TreeItemCollapsibleState.None);
         item.id = `more/${node.page.key}/${node.page.runs.length}`;
@@ -280,12 +284,12 @@ export class RunsTreeProvider implements vscode.TreeDataProvider<RunsNode>, vsco
     if (details?.note) {
       nodes.push({ kind: "value", run, id: `${run.run_id}/note`, label: "Note", description: firstLine(details.note), tooltip: details.note, note: true });
     }
-    nodes.push(
-      { kind: "section", section: "params", run, details },
-      { kind: "section", section: "metrics", run, details },
-      { kind: "section", section: "tags", run, details },
-      { kind: "section", section: "artifacts", run, details },
-    );
+    // MLflow 3 keeps logged models outside the run's artifacts: a Models section shows them.
+    for (const section of ["params", "metrics", "tags", "models", "artifacts"] as const) {
+      if (section !== "models" || details?.models.length) {
+        nodes.push({ kind: "section", section, run, details });
+      }
+    }
     return nodes;
   }
 
@@ -310,6 +314,8 @@ export class RunsTreeProvider implements vscode.TreeDataProvider<RunsNode>, vsco
         return entries(details?.metrics ?? run.metrics, "metrics");
       case "tags":
         return entries(details?.tags ?? {}, "tags", true);
+      case "models":
+        return (details?.models ?? []).map((model) => ({ kind: "model", run, model }));
       case "artifacts":
         return this.artifactChildren(run, undefined);
     }

@@ -1,8 +1,8 @@
 // How the Runs view draws its rows: labels, icons, descriptions, tooltips and context values of
-// runs, sections, values and artifacts. Kept apart from runsTree.ts, which decides what rows there are.
+// runs, sections, values, models and artifacts. Kept apart from runsTree.ts, which decides what rows there are.
 import * as path from "path";
 import * as vscode from "vscode";
-import { ArtifactEntry, Commands, RunSummary } from "../protocol";
+import { ArtifactEntry, Commands, RunModel, RunSummary } from "../protocol";
 import { describeRun, formatNumber } from "./runFormat";
 import { statusIcon } from "./runPresentation";
 import type { RunsNode } from "./runsTree";
@@ -36,6 +36,7 @@ export function sectionItem(node: Extract<RunsNode, { kind: "section" }>): vscod
     params: { label: "Parameters", icon: "symbol-parameter", count: count(source?.params ?? node.run.params) },
     metrics: { label: "Metrics", icon: "graph", count: count(source?.metrics ?? node.run.metrics) },
     tags: { label: "Tags", icon: "tag", count: count(source?.tags) },
+    models: { label: "Models", icon: "package", count: String(source?.models.length ?? "") },
     artifacts: { label: "Artifacts", icon: "files", count: "" },
   }[node.section];
   const empty = spec.count === "0";
@@ -61,6 +62,18 @@ export function valueItem(node: Extract<RunsNode, { kind: "value" }>): vscode.Tr
     item.iconPath = new vscode.ThemeIcon("note");
     item.command = { command: Commands.NOTE_RUN, title: "Edit Run Note", arguments: [{ runId: node.run.run_id }] };
   }
+  return item;
+}
+
+/** A model the run logged: opens its MLmodel; the inline action registers it. */
+export function modelItem(run: RunSummary, model: RunModel): vscode.TreeItem {
+  const item = new vscode.TreeItem(model.label, vscode.TreeItemCollapsibleState.None);
+  item.id = `${run.run_id}/models/${model.uri}`;
+  item.iconPath = new vscode.ThemeIcon("package");
+  item.description = model.uri;
+  item.tooltip = `${model.uri}\n${model.source}`;
+  item.contextValue = "runModel";
+  item.command = { command: Commands.OPEN_ARTIFACT, title: "Open MLmodel", arguments: [{ runId: run.run_id, model: model.label }] };
   return item;
 }
 

@@ -114,7 +114,7 @@ def render(details: RunDetails, artifacts: list[ArtifactEntry]) -> list[str]:
         if values:
             lines += ["", f"{title}:", *(f"  {k} = {values[k]}" for k in sorted(values))]
     if details.models:
-        lines += ["", "models:", *(f"  {uri}" for uri in details.models)]
+        lines += ["", "models:", *(f"  {m.label}  {m.uri}" for m in details.models)]
     lines += ["", "artifacts:"]
     for entry in artifacts:
         indent = "  " * entry.path.count("/")
