@@ -22,16 +22,21 @@ import sys
 import threading
 import time
 from collections import OrderedDict
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING
 
 from mlworkbench.gc_pause import collector_paused
-from mlworkbench.run_cache_match import CachedRun, compile_filter, sort_cached
+from mlworkbench.run_cache_match import (
+    CachedRun,
+    cached_run,
+    compile_filter,
+    same_run,
+    sort_cached,
+)
 from mlworkbench.run_filter import OrderKey, parse_order_by
 from mlworkbench.run_listing import TAG_PREFIX, RunSummary, _int_or_none, primary_metric
 
 if TYPE_CHECKING:
-    from mlflow.entities import Run
     from mlflow.tracking import MlflowClient
 
 _PAGE = 50_000  # MLflow's largest search page
@@ -321,7 +326,7 @@ class RunCache:
                 max_results=_PAGE,
                 page_token=token,
             )
-            out.extend(_cached(run) for run in page)
+            out.extend(cached_run(run) for run in page)
             token = page.token
             if not token:
                 return out
@@ -360,7 +365,7 @@ class RunCache:
                     (r.run_id, r) for r in self._search(known, f"attributes.run_id IN ({ids})")
                 )
         gone = [i for i in wanted if i not in fetched and i in self._runs]  # deleted for good
-        changed = [r for i, r in fetched.items() if not _same(self._runs.get(i), r)]
+        changed = [r for i, r in fetched.items() if not same_run(self._runs.get(i), r)]
         if not (added or gone or changed):
             return False
         self._experiments = experiments
@@ -369,24 +374,6 @@ class RunCache:
         self._runs.update((r.run_id, r) for r in changed)
         self._generation += 1
         return True
-
-
-def _cached(run: Run) -> CachedRun:
-    info, data = run.info, run.data
-    return CachedRun(
-        run_id=info.run_id,
-        experiment_id=str(info.experiment_id),
-        run_name=info.run_name,
-        status=info.status,
-        start_time=info.start_time,
-        end_time=info.end_time,
-        user_id=info.user_id,
-        artifact_uri=info.artifact_uri,
-        lifecycle_stage=info.lifecycle_stage,
-        metrics=dict(data.metrics),
-        params=dict(data.params),
-        tags=dict(data.tags),
-    )
 
 
 def _order_key(text: str | None) -> OrderKey | None:
@@ -399,17 +386,3 @@ def _order_key(text: str | None) -> OrderKey | None:
     if key.kind == "attributes" and key.name == "experiment_id":
         raise InvalidFilterError("MLflow cannot order runs by experiment_id", text, 0)
     return key
-
-
-def _same(a: CachedRun | None, b: CachedRun) -> bool:
-    """Equality that holds for a NaN metric read twice (NaN != NaN would mark it changed)."""
-    if a is None:
-        return False
-    if a == b:
-        return True
-
-    def comparable(run: CachedRun) -> CachedRun:
-        metrics = {k: -math.inf if math.isnan(v) else v for k, v in run.metrics.items()}
-        return replace(run, metrics=metrics)  # a logged -inf reads back as -1.8e308, not -inf
-
-    return comparable(a) == comparable(b)

@@ -24,7 +24,7 @@ import math
 import operator
 import re
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from typing import Any
 
@@ -205,3 +205,36 @@ def _sorted_missing_last(
     present = [run for run in runs if read(run) is not None]
     present.sort(key=read, reverse=not ascending)  # type: ignore[arg-type]
     return present + [run for run in runs if read(run) is None]
+
+
+def cached_run(run: Any) -> CachedRun:
+    """What the cache keeps of an MLflow `Run`."""
+    info, data = run.info, run.data
+    return CachedRun(
+        run_id=info.run_id,
+        experiment_id=str(info.experiment_id),
+        run_name=info.run_name,
+        status=info.status,
+        start_time=info.start_time,
+        end_time=info.end_time,
+        user_id=info.user_id,
+        artifact_uri=info.artifact_uri,
+        lifecycle_stage=info.lifecycle_stage,
+        metrics=dict(data.metrics),
+        params=dict(data.params),
+        tags=dict(data.tags),
+    )
+
+
+def same_run(a: CachedRun | None, b: CachedRun) -> bool:
+    """Equality that holds for a NaN metric read twice (NaN != NaN would mark it changed)."""
+    if a is None:
+        return False
+    if a == b:
+        return True
+
+    def comparable(run: CachedRun) -> CachedRun:
+        metrics = {k: -math.inf if math.isnan(v) else v for k, v in run.metrics.items()}
+        return replace(run, metrics=metrics)  # a logged -inf reads back as -1.8e308, not -inf
+
+    return comparable(a) == comparable(b)
