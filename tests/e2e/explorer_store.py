@@ -117,3 +117,30 @@ def seed_tensorboard_run(workspace: Path, name: str) -> str:
     client.log_artifacts(run_id, str(events), "tensorboard")
     client.set_terminated(run_id, "FINISHED")
     return run_id
+
+
+def toggle(wb: Workbench, row: Any, key: str = "ArrowRight") -> None:
+    """Select a tree row and expand it (ArrowRight) or collapse it (ArrowLeft), as a keyboard
+    user does."""
+    row.first.click()
+    wb.page.keyboard.press(key)
+
+
+def runs_row(wb: Workbench, text: str | re.Pattern[str]) -> Any:
+    """The Runs view's rows showing ``text``, once the first is visible."""
+    row = wb.view_pane(RUNS_VIEW).locator(".monaco-list-row", has_text=text)
+    row.first.wait_for(state="visible", timeout=20_000)
+    return row
+
+
+def wait_editor_shows(wb: Workbench, tab: str, text: str) -> None:
+    """An editor tab named ``tab`` is open and its text has ``text``."""
+    wb.page.locator(".tabs-container .tab", has_text=tab).first.wait_for(
+        state="visible", timeout=20_000
+    )
+    lines = wb.page.locator(".monaco-editor .view-lines").first
+    wait_for(
+        lambda: text in lines.inner_text().replace("\xa0", " "),
+        20,
+        message=f"{text!r} in the editor of {tab}",
+    )

@@ -23,9 +23,12 @@ from explorer_store import (
     client_for,
     quick_input,
     run_labels,
+    runs_row,
     seed_store,
     seed_tensorboard_run,
     show_runs,
+    toggle,
+    wait_editor_shows,
     wait_labels,
 )
 
@@ -181,8 +184,7 @@ class TestRunExplorer:
         wb.page.keyboard.press("Control+w")
         # The run's Note row in the tree shows the note's first line.
         row = wb.tree_row(RUNS_VIEW, "ridge-a, finished")
-        row.first.click()
-        wb.page.keyboard.press("ArrowRight")
+        toggle(wb, row)
         note_row = wb.view_pane(RUNS_VIEW).locator(".monaco-list-row", has_text="Note")
         wait_for(
             lambda: note_row.count() > 0 and elsewhere in note_row.first.inner_text(),
@@ -190,40 +192,20 @@ class TestRunExplorer:
             message="the Note row under ridge-a",
         )
         wb.shot("note in tree")
-        row.first.click()
-        wb.page.keyboard.press("ArrowLeft")
+        toggle(wb, row, "ArrowLeft")
 
     def test_open_artifact_from_the_tree(self, trusted: Any) -> None:
         wb = trusted.wb
         show_runs(wb)
         row = wb.tree_row(RUNS_VIEW, "ridge-a, finished")
-        row.first.click()
-        wb.page.keyboard.press("ArrowRight")  # expand the run
-        artifacts = wb.view_pane(RUNS_VIEW).locator(".monaco-list-row", has_text="Artifacts")
-        artifacts.first.wait_for(state="visible", timeout=20_000)
-        artifacts.first.click()
-        wb.page.keyboard.press("ArrowRight")
-        folder = wb.view_pane(RUNS_VIEW).locator(".monaco-list-row", has_text="report")
-        folder.first.wait_for(state="visible", timeout=20_000)
-        folder.first.click()
-        wb.page.keyboard.press("ArrowRight")
-        file_row = wb.view_pane(RUNS_VIEW).locator(
-            ".monaco-list-row", has_text="summary-ridge-a.txt"
-        )
-        file_row.first.wait_for(state="visible", timeout=20_000)
-        file_row.first.click()
-        tab = wb.page.locator(".tabs-container .tab", has_text="summary-ridge-a.txt")
-        tab.first.wait_for(state="visible", timeout=20_000)
-        editor_text = wb.page.locator(".monaco-editor .view-lines").first
-        wait_for(
-            lambda: "summary of ridge-a" in editor_text.inner_text().replace("\xa0", " "),
-            20,
-            message="artifact text in the editor",
-        )
+        toggle(wb, row)  # the run
+        toggle(wb, runs_row(wb, "Artifacts"))
+        toggle(wb, runs_row(wb, "report"))
+        runs_row(wb, "summary-ridge-a.txt").first.click()
+        wait_editor_shows(wb, "summary-ridge-a.txt", "summary of ridge-a")
         wb.shot("artifact open")
         wb.page.keyboard.press("Control+W")
-        row.first.click()
-        wb.page.keyboard.press("ArrowLeft")  # collapse again
+        toggle(wb, row, "ArrowLeft")  # collapse again
 
     def test_delete_then_restore(self, trusted: Any) -> None:
         from mlflow.entities import LifecycleStage
@@ -282,29 +264,14 @@ class TestRunExplorer:
 
         # MLflow 3 keeps the logged model outside the run's artifacts; the run's Models section
         # lists it and opens its MLmodel.
-        pane = wb.view_pane(RUNS_VIEW)
         run_row = wb.tree_row(RUNS_VIEW, "model-run, finished")
-        run_row.first.click()
-        wb.page.keyboard.press("ArrowRight")
-        section = pane.locator(".monaco-list-row", has_text=re.compile(r"^Models\s*1"))
-        section.first.wait_for(state="visible", timeout=20_000)
-        section.first.click()
-        wb.page.keyboard.press("ArrowRight")
-        model_row = pane.locator(".monaco-list-row", has_text="models:/")
-        model_row.first.wait_for(state="visible", timeout=20_000)
-        model_row.first.click()
-        mlmodel = wb.page.locator(".tabs-container .tab", has_text="MLmodel")
-        mlmodel.first.wait_for(state="visible", timeout=20_000)
-        editor_text = wb.page.locator(".monaco-editor .view-lines").first
-        wait_for(
-            lambda: "flavors:" in editor_text.inner_text().replace("\xa0", " "),
-            20,
-            message="the logged model's MLmodel in the editor",
-        )
+        toggle(wb, run_row)
+        toggle(wb, runs_row(wb, re.compile(r"^Models\s*1")))
+        runs_row(wb, "models:/").first.click()
+        wait_editor_shows(wb, "MLmodel", "flavors:")
         wb.shot("logged model MLmodel")
         wb.page.keyboard.press("Control+W")
-        run_row.first.click()
-        wb.page.keyboard.press("ArrowLeft")
+        toggle(wb, run_row, "ArrowLeft")
 
         wb.run_command("ML Workbench: Register Model…", asks=True)
         wb.pick("model-run")
