@@ -90,6 +90,12 @@ def _page_bounds(params: Any) -> tuple[int, int]:
     return offset, limit
 
 
+def _update_lenses(ls: WorkbenchServer, cache: RunCache) -> None:
+    """Feed the `N runs` lenses from the cache's newest runs; ask for a refresh if they moved."""
+    if ls.script_runs.update(cache.query(limit=LENS_RUNS).runs):
+        ls.refresh_code_lenses()
+
+
 def register(server: WorkbenchServer) -> None:
     caches = RunCaches()
     server.on_runs_changed(caches.mark_stale)
@@ -102,8 +108,8 @@ def register(server: WorkbenchServer) -> None:
         for folder in folders:
             try:
                 cache = caches.for_workspace(folder, ls.tracking_uri)
-                if cache is not None and ls.script_runs.update(cache.query(limit=LENS_RUNS).runs):
-                    ls.refresh_code_lenses()
+                if cache is not None:
+                    _update_lenses(ls, cache)
             except MlWorkbenchError:
                 continue  # the view's own request reports it, with what to do
 
@@ -136,8 +142,7 @@ def register(server: WorkbenchServer) -> None:
                     limit=limit,
                     deleted=deleted,
                 )
-                if ls.script_runs.update(cache.query(limit=LENS_RUNS).runs):
-                    ls.refresh_code_lenses()
+                _update_lenses(ls, cache)
         except MlWorkbenchError as error:
             raise to_lsp_error(error) from error
         return {"page": page.to_dict(), "running": ls.runs.running()}
