@@ -2,8 +2,9 @@
 
 The path is checked (`artifact_paths.check_artifact_path`) before the store is even opened.
 Artifacts on this machine are read in place, never copied; other stores are downloaded with
-MLflow into `<workspace>/.mlworkbench/artifacts/<run id>/`, and the result must still lie in
-that folder after symlinks are followed.
+MLflow into this process's private cache (`private_dirs.download_dir`), never into the
+workspace, whose `.mlworkbench/` a repository could ship as a symlink to `.git`. The result
+must still lie in the run's folder after symlinks are followed.
 """
 
 from __future__ import annotations
@@ -13,8 +14,9 @@ from pathlib import Path
 
 from mlworkbench.artifact_paths import check_artifact_path, inside, local_artifact_root
 from mlworkbench.errors import ArtifactNotFoundError, ArtifactPathRefusedError
+from mlworkbench.network_access import require_local
+from mlworkbench.private_dirs import download_dir
 
-CACHE_FOLDER = Path(".mlworkbench") / "artifacts"
 MODEL_FILE = "MLmodel"
 SNIFF_BYTES = 8192
 
@@ -51,7 +53,8 @@ def resolve_artifact(
     _, run, _ = open_run(workspace, run_id, tracking_uri)
     root = local_artifact_root(run.info.artifact_uri)
     if root is None:
-        root = workspace.resolve() / CACHE_FOLDER / run.info.run_id
+        require_local(run.info.artifact_uri, f"the artifacts of run {run.info.run_id}")
+        root = download_dir("artifacts", run.info.run_id)
         _download(workspace, run.info.run_id, relative, root, tracking_uri)
     target = _checked_target(root, relative, run.info.run_id, path)
     return ResolvedArtifact(*_classify(target))

@@ -59,7 +59,12 @@ def local_artifact_root(artifact_uri: str) -> Path | None:
 
 
 def inside(root: Path, relative: str) -> Path | None:
-    """`root/relative` with symlinks followed, or None when that lands outside `root`."""
+    """`root/relative` with symlinks followed, or None when that lands outside `root`.
+
+    `root` itself is resolved first, so a link *at* `root` is trusted: pass the outermost
+    folder the files must stay in (a run's artifact root), not a subfolder a store listed,
+    which could itself be a link out (see `run_models.resolve_model_file`).
+    """
     base = root.resolve()
     target = (base / relative).resolve()
     return target if target == base or target.is_relative_to(base) else None

@@ -358,3 +358,61 @@ class TrackingStoreTooNewError(MlWorkbenchError):
     @property
     def data(self) -> dict[str, object]:
         return {"path": str(self.path), "revision": self.revision}
+
+
+class NetworkRefusedError(MlWorkbenchError):
+    """A read in a workspace that is not trusted would reach a location off this machine.
+
+    A repository can ship a store whose experiments, artifacts or models name any host (an
+    attacker's, a cloud bucket read with the user's credentials): Restricted Mode reads only
+    files on this machine, so such a location is refused before anything connects to it.
+    """
+
+    code = "NETWORK_REFUSED"
+
+    def __init__(self, location: str, what: str) -> None:
+        location = _without_credentials(location)
+        super().__init__(
+            f"{what} is at {location}, off this machine; ML Workbench contacts no network "
+            "location in Restricted Mode. Trust the workspace (Manage Workspace Trust) if you "
+            "trust where it points"
+        )
+        self.location = location
+        self.what = what
+
+    @property
+    def data(self) -> dict[str, object]:
+        return {"location": self.location, "what": self.what}
+
+
+def _without_credentials(location: str) -> str:
+    """The location with any `user:password@` removed: messages end up in logs and on screen."""
+    from urllib.parse import urlsplit, urlunsplit
+
+    parts = urlsplit(location)
+    if "@" not in parts.netloc:
+        return location
+    return urlunsplit(parts._replace(netloc=parts.netloc.rsplit("@", 1)[1]))
+
+
+class PrivateFolderRefusedError(MlWorkbenchError):
+    """A folder ML Workbench would write in is a symlink, not a folder, or someone else's.
+
+    A repository can ship such a path (e.g. `.mlworkbench/artifacts/<run>` linking to `.git`), and
+    on a shared machine another user can create it first: writing there would overwrite files the
+    link names or hand our files to that user, so nothing is written.
+    """
+
+    code = "PRIVATE_FOLDER_REFUSED"
+
+    def __init__(self, path: Path, reason: str) -> None:
+        super().__init__(
+            f"refusing to write in {path}: {reason}; remove it (ML Workbench creates this folder "
+            "itself) and try again"
+        )
+        self.path = path
+        self.reason = reason
+
+    @property
+    def data(self) -> dict[str, object]:
+        return {"path": str(self.path), "reason": self.reason}

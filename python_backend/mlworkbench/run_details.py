@@ -69,9 +69,14 @@ def get_run_details(workspace: Path, run_id: str, *, tracking_uri: str | None = 
 
 
 def details_of(client: MlflowClient, run: Run, experiment: Experiment) -> RunDetails:
+    from mlworkbench.network_access import is_local, network_allowed
+
     info, data = run.info, run.data
     tags = dict(data.tags)
-    top = list_entries(client, info.run_id, None)
+    # In Restricted Mode a run whose artifacts live off this machine shows none (listing them
+    # would contact that host); `list_artifacts` says why when the user opens them.
+    artifacts_reachable = network_allowed() or is_local(info.artifact_uri)
+    top = list_entries(client, info.run_id, None) if artifacts_reachable else []
     return RunDetails(
         run_id=info.run_id,
         experiment_id=info.experiment_id,
@@ -88,7 +93,7 @@ def details_of(client: MlflowClient, run: Run, experiment: Experiment) -> RunDet
         system_tags={k: v for k, v in tags.items() if k.startswith(SYSTEM_PREFIXES)},
         note=tags.get(NOTE_TAG),
         artifact_uri=info.artifact_uri,
-        log_artifact=_log_artifact(client, info.run_id, top),
+        log_artifact=_log_artifact(client, info.run_id, top) if artifacts_reachable else None,
         args=script_args(tags),
         models=run_models(client, run),
     )
@@ -128,10 +133,12 @@ def list_artifacts(
     """
     from mlworkbench.artifact_paths import inside, local_artifact_root
     from mlworkbench.errors import ArtifactNotFoundError, ArtifactPathRefusedError
+    from mlworkbench.network_access import require_local
     from mlworkbench.run_lookup import open_run
 
     relative = check_artifact_path(path) if path else None
     client, run, _ = open_run(workspace, run_id, tracking_uri)
+    require_local(run.info.artifact_uri, f"the artifacts of run {run.info.run_id}")
     root = local_artifact_root(run.info.artifact_uri)
     if relative is not None and root is not None:
         if not (root / relative).exists():

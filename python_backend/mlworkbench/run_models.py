@@ -13,9 +13,11 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from mlworkbench.artifact_access import CACHE_FOLDER, MODEL_FILE, ResolvedArtifact
+from mlworkbench.artifact_access import MODEL_FILE, ResolvedArtifact
 from mlworkbench.artifact_paths import inside, local_artifact_root
-from mlworkbench.errors import ArtifactNotFoundError
+from mlworkbench.errors import ArtifactNotFoundError, ArtifactPathRefusedError
+from mlworkbench.network_access import is_local, network_allowed, require_local
+from mlworkbench.private_dirs import download_dir
 
 if TYPE_CHECKING:
     from mlflow.tracking import MlflowClient
@@ -53,6 +55,8 @@ def run_models(client: MlflowClient, run: Any) -> list[RunModel]:
         for model in logged
     ]
     root = run.info.artifact_uri.rstrip("/")
+    if not (network_allowed() or is_local(root)):
+        return found  # Restricted Mode: walking remote artifacts would contact their host
     found.extend(
         RunModel(folder, f"runs:/{run_id}/{folder}", f"{root}/{folder}", model_id=None)
         for folder in mlmodel_folders(client, run_id)
@@ -63,13 +67,25 @@ def run_models(client: MlflowClient, run: Any) -> list[RunModel]:
 
 def mlmodel_folders(client: MlflowClient, run_id: str) -> list[str]:
     """The run's artifact folders holding an MLmodel file (the walk sees at most
-    MAX_ARTIFACT_ENTRIES entries)."""
+    MAX_ARTIFACT_ENTRIES entries).
+
+    A folder MLflow refuses to list (a symlink out of the run's artifacts, MLflow 3.17) holds
+    no model that could be opened: it is left out rather than failing the whole list.
+    """
+    from mlflow.exceptions import MlflowException
+
     folders: list[str] = []
     pending = [""]
     seen = 0
     while pending and seen < MAX_ARTIFACT_ENTRIES:
         folder = pending.pop()
-        for entry in client.list_artifacts(run_id, folder or None):
+        try:
+            entries = client.list_artifacts(run_id, folder or None)
+        except MlflowException:
+            if not folder:
+                raise
+            continue
+        for entry in entries:
             seen += 1
             if entry.is_dir:
                 pending.append(entry.path)
@@ -82,10 +98,12 @@ def resolve_model_file(
     workspace: Path, run_id: str, label: str, *, tracking_uri: str | None = None
 ) -> ResolvedArtifact:
     """The MLmodel file of the run's model `label` as a local file (downloaded from a remote
-    store into `<workspace>/.mlworkbench/artifacts/<run id>/models/`).
+    store into this process's private cache, `private_dirs.download_dir`).
 
     Only a model the run logged can be named, so no path from the caller reaches the disk.
-    `ArtifactNotFoundError` when the run has no such model or the model no MLmodel file.
+    `ArtifactNotFoundError` when the run has no such model or the model no MLmodel file;
+    `ArtifactPathRefusedError` when its MLmodel, or a folder model itself, is a symlink that
+    leads out of the run's artifacts (or out of a LoggedModel's own folder).
     """
     from mlworkbench.run_lookup import open_run
 
@@ -95,9 +113,25 @@ def resolve_model_file(
         raise ArtifactNotFoundError(run.info.run_id, f"model {label}")
     root = local_artifact_root(model.source)
     if root is None:
-        root = _download(workspace, run.info.run_id, model)
-    target = inside(root, MODEL_FILE)
-    if target is None or not target.is_file():
+        require_local(model.source, f"model {label} of run {run.info.run_id}")
+        root, relative = _download(workspace, run.info.run_id, model), MODEL_FILE
+    elif model.model_id is None:
+        # A folder model: the folder itself may be a symlink, so the bound is the run's root.
+        run_root = local_artifact_root(run.info.artifact_uri)
+        root, relative = (
+            (run_root, f"{model.label}/{MODEL_FILE}") if run_root else (root, MODEL_FILE)
+        )
+    else:
+        relative = MODEL_FILE
+    candidate = root / relative
+    if not candidate.exists() and not candidate.is_symlink():
+        raise ArtifactNotFoundError(run.info.run_id, f"model {label}/{MODEL_FILE}")
+    target = inside(root, relative)
+    if target is None:
+        raise ArtifactPathRefusedError(
+            f"{label}/{MODEL_FILE}", "it resolves outside the model's folder (through a symlink)"
+        )
+    if not target.is_file():
         raise ArtifactNotFoundError(run.info.run_id, f"model {label}/{MODEL_FILE}")
     return ResolvedArtifact(target, "model")
 
@@ -108,8 +142,7 @@ def _download(workspace: Path, run_id: str, model: RunModel) -> Path:
 
     # A folder named for the source (labels may hold any character), inside the run's cache.
     key = hashlib.sha256(model.source.encode()).hexdigest()[:16]
-    folder = workspace.resolve() / CACHE_FOLDER / run_id / "models" / key
-    folder.mkdir(parents=True, exist_ok=True)
+    folder = download_dir("models", run_id, key)
     try:
         mlflow.artifacts.download_artifacts(
             artifact_uri=f"{model.source.rstrip('/')}/{MODEL_FILE}", dst_path=str(folder)

@@ -32,6 +32,7 @@ def open_client(workspace: Path, tracking_uri: str | None = None) -> MlflowClien
 def checked_tracking_uri(workspace: Path, tracking_uri: str | None = None) -> str | None:
     """The resolved tracking URI after the pre-open checks; None when no local store exists."""
     from mlworkbench.errors import TrackingStoreCorruptError, TrackingStoreTooNewError
+    from mlworkbench.network_access import require_local
     from mlworkbench.runs.child.store_open import (
         StoreOpenError,
         StoreTooNewError,
@@ -53,6 +54,8 @@ def checked_tracking_uri(workspace: Path, tracking_uri: str | None = None) -> st
             raise TrackingStoreTooNewError(db_path, error.revision) from error
         except StoreOpenError as error:
             raise TrackingStoreCorruptError(db_path, error.message) from error
-    elif uri.startswith(("http://", "https://")):
-        check_reachable(uri)
+    else:
+        require_local(uri, "the tracking store")  # Restricted Mode: before anything connects
+        if uri.startswith(("http://", "https://")):
+            check_reachable(uri)
     return uri

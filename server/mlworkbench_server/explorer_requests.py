@@ -14,10 +14,9 @@ from typing import TYPE_CHECKING, Any
 
 from lsprotocol import types
 from pygls.exceptions import JsonRpcException
-from pygls.uris import to_fs_path
 
-from mlworkbench_server.errors import to_lsp_error
 from mlworkbench_server.protocol import REQUESTS
+from mlworkbench_server.request_path import Trust, request, workspace_of
 
 if TYPE_CHECKING:
     from mlworkbench.run_cache import RunCache
@@ -58,11 +57,6 @@ class RunCaches:
             caches = list(self._caches.values())
         for cache in caches:
             cache.mark_stale(run_id)
-
-
-def _workspace(params: Any) -> Path:
-    uri = _field(params, "workspaceUri", str, required=True)
-    return Path(to_fs_path(uri) or uri)
 
 
 def _field(params: Any, name: str, kind: type, *, required: bool = False) -> Any:
@@ -113,60 +107,46 @@ def register(server: WorkbenchServer) -> None:
             except MlWorkbenchError:
                 continue  # the view's own request reports it, with what to do
 
-    server.after_start(warm_run_cache)
+    server.after_start(warm_run_cache, Trust.READ_LOCAL)
 
-    @server.feature(REQUESTS["QUERY_RUNS"])
-    @server.thread()
+    @request(server, REQUESTS["QUERY_RUNS"], Trust.READ_LOCAL)
     def query_runs(ls: WorkbenchServer, params: Any) -> dict[str, object]:
-        from mlworkbench.errors import MlWorkbenchError
         from mlworkbench.run_cache import RunPage
         from mlworkbench.run_cache_match import compile_filter
 
-        workspace = _workspace(params)
+        workspace = workspace_of(params)
         offset, limit = _page_bounds(params)
         query = _field(params, "filter", str)
         order_by = _field(params, "orderBy", str)
         experiment_id = _field(params, "experimentId", str)
         deleted = _field(params, "deleted", bool) is True
-        try:
-            compile_filter(query)  # an invalid filter is reported even without a store
-            cache = caches.for_workspace(workspace, ls.tracking_uri)
-            if cache is None:
-                page = RunPage(runs=[], total=0, next_offset=None, scripts=[], deleted_run_ids=[])
-            else:
-                page = cache.query(
-                    filter=query,
-                    order_by=order_by,
-                    experiment_id=experiment_id,
-                    offset=offset,
-                    limit=limit,
-                    deleted=deleted,
-                )
-                _update_lenses(ls, cache)
-        except MlWorkbenchError as error:
-            raise to_lsp_error(error) from error
+        compile_filter(query)  # an invalid filter is reported even without a store
+        cache = caches.for_workspace(workspace, ls.tracking_uri)
+        if cache is None:
+            page = RunPage(runs=[], total=0, next_offset=None, scripts=[], deleted_run_ids=[])
+        else:
+            page = cache.query(
+                filter=query,
+                order_by=order_by,
+                experiment_id=experiment_id,
+                offset=offset,
+                limit=limit,
+                deleted=deleted,
+            )
+            _update_lenses(ls, cache)
         return {"page": page.to_dict(), "running": ls.runs.running()}
 
-    @server.feature(REQUESTS["LIST_EXPERIMENTS"])
-    @server.thread()
+    @request(server, REQUESTS["LIST_EXPERIMENTS"], Trust.READ_LOCAL)
     def list_experiments(ls: WorkbenchServer, params: Any) -> dict[str, object]:
-        from mlworkbench.errors import MlWorkbenchError
-
-        workspace = _workspace(params)
-        try:
-            cache = caches.for_workspace(workspace, ls.tracking_uri)
-            found = [] if cache is None else cache.experiments()
-        except MlWorkbenchError as error:
-            raise to_lsp_error(error) from error
+        cache = caches.for_workspace(workspace_of(params), ls.tracking_uri)
+        found = [] if cache is None else cache.experiments()
         return {"experiments": [asdict(e) for e in found]}
 
-    @server.feature(REQUESTS["COMPARE_RUNS"])
-    @server.thread()
+    @request(server, REQUESTS["COMPARE_RUNS"], Trust.READ_LOCAL)
     def compare_runs(ls: WorkbenchServer, params: Any) -> dict[str, object]:
-        from mlworkbench.errors import MlWorkbenchError
         from mlworkbench.run_compare import MIN_POINTS, compare_runs
 
-        workspace = _workspace(params)
+        workspace = workspace_of(params)
         run_ids = _field(params, "runIds", list, required=True)
         if not all(isinstance(i, str) for i in run_ids):
             raise JsonRpcException(
@@ -178,13 +158,7 @@ def register(server: WorkbenchServer) -> None:
                 code=types.ErrorCodes.InvalidParams,
                 message=f"'maxPoints' must be at least {MIN_POINTS}",
             )
-        try:
-            data = compare_runs(
-                workspace,
-                run_ids,
-                tracking_uri=ls.tracking_uri,
-                max_points=max_points or 2000,
-            )
-        except MlWorkbenchError as error:
-            raise to_lsp_error(error) from error
+        data = compare_runs(
+            workspace, run_ids, tracking_uri=ls.tracking_uri, max_points=max_points or 2000
+        )
         return data.to_dict()

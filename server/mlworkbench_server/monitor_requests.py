@@ -13,9 +13,8 @@ from typing import TYPE_CHECKING, Any
 from lsprotocol import types
 from pygls.exceptions import JsonRpcException
 
-from mlworkbench_server.errors import to_lsp_error
 from mlworkbench_server.protocol import REQUESTS
-from mlworkbench_server.registry_requests import require_trust, workspace_of
+from mlworkbench_server.request_path import Trust, request, workspace_of
 
 if TYPE_CHECKING:
     from mlworkbench_server.server import WorkbenchServer
@@ -52,13 +51,15 @@ def _listen_options(params: Any) -> tuple[int | None, list[str]]:
 
 
 def register(server: WorkbenchServer) -> None:
-    @server.feature(REQUESTS["OPEN_MONITOR"])
-    @server.thread()
+    @request(
+        server,
+        REQUESTS["OPEN_MONITOR"],
+        Trust.EXECUTE,
+        refused="start the MLflow UI or TensorBoard",
+    )
     def open_monitor(ls: WorkbenchServer, params: Any) -> dict[str, object]:
         from mlworkbench import monitor_servers
-        from mlworkbench.errors import MlWorkbenchError
 
-        require_trust(ls, "start the MLflow UI or TensorBoard")
         kind = getattr(params, "kind", None)
         if kind not in KINDS:
             raise _bad_params(f"unknown monitor kind {kind!r}; expected one of {', '.join(KINDS)}")
@@ -67,20 +68,18 @@ def register(server: WorkbenchServer) -> None:
             raise _bad_params("TensorBoard needs the run whose event files it shows (runId)")
         workspace = workspace_of(params)
         port, hosts = _listen_options(params)
-        try:
-            if kind == "mlflow":
-                info = monitor_servers.ensure_mlflow_ui(
-                    workspace, ls.tracking_uri, port=port, extra_hosts=hosts
-                )
-            else:
-                info = monitor_servers.ensure_tensorboard(workspace, str(run_id), ls.tracking_uri)
-        except MlWorkbenchError as error:
-            raise to_lsp_error(error) from error
+        if kind == "mlflow":
+            info = monitor_servers.ensure_mlflow_ui(
+                workspace, ls.tracking_uri, port=port, extra_hosts=hosts
+            )
+        else:
+            info = monitor_servers.ensure_tensorboard(
+                workspace, str(run_id), ls.tracking_uri, port=port, extra_hosts=hosts
+            )
         return {"kind": info.kind, "url": info.url, "reused": info.reused}
 
-    # Stopping is always allowed: it only ends servers this process started.
-    @server.feature(REQUESTS["STOP_MONITORS"])
-    @server.thread()
+    # Only servers this process started (which needed trust) can be running.
+    @request(server, REQUESTS["STOP_MONITORS"], Trust.EXECUTE)
     def stop(ls: WorkbenchServer, params: Any) -> dict[str, object]:
         return {"stopped": stop_monitors()}
 

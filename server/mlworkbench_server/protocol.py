@@ -126,6 +126,7 @@ ERROR_CODES: Final[dict[str, int]] = {
     "INVALID_RUN_EDIT": 1022,
     "EXPERIMENT_DELETED": 1023,
     "TRACKING_STORE_TOO_NEW": 1024,
+    "PRIVATE_FOLDER_REFUSED": 1025,
     # Summary cache and comparison (1030-1039).
     "INVALID_ORDER_BY": 1030,
     "TOO_MANY_RUNS": 1031,
@@ -136,6 +137,8 @@ ERROR_CODES: Final[dict[str, int]] = {
     "SEVERAL_MODELS_IN_RUN": 1043,
     "INVALID_MODEL_NAME": 1044,
     "NO_EVENT_FILES": 1045,
+    # Security (1050-1059).
+    "NETWORK_REFUSED": 1050,
 }
 
 # --- views and context keys ---------------------------------------------------------------

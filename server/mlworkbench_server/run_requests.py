@@ -2,54 +2,30 @@
 
 Thin adapters over `mlworkbench.run_details`, `artifact_access` and `run_edits`: parse the
 params, call the library in a worker thread, convert. Edits change the user's store, so
-Restricted Mode refuses them; reads are allowed, as the Runs view itself is.
+Restricted Mode refuses them; reads are allowed there as the Runs view itself is, kept to files
+on this machine (a run whose artifacts live elsewhere is refused, see `request_path`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any
 
-from pygls.exceptions import JsonRpcException
-from pygls.uris import to_fs_path
-
-from mlworkbench_server.errors import to_lsp_error
 from mlworkbench_server.explorer_protocol import EDIT_RUN_ACTIONS
-from mlworkbench_server.protocol import ERROR_CODES, REQUESTS
+from mlworkbench_server.protocol import REQUESTS
+from mlworkbench_server.request_path import Trust, request, workspace_of
 
 if TYPE_CHECKING:
     from mlworkbench.run_details import RunDetails
     from mlworkbench_server.server import WorkbenchServer
 
-T = TypeVar("T")
-
-
-def _workspace(params: Any) -> Path:
-    return Path(to_fs_path(params.workspaceUri) or params.workspaceUri)
-
-
-def _library(call: Callable[[], T]) -> T:
-    """Run a library call, turning its typed errors into structured LSP errors."""
-    from mlworkbench.errors import MlWorkbenchError
-
-    try:
-        return call()
-    except MlWorkbenchError as error:
-        raise to_lsp_error(error) from error
-
 
 def edit_run(ls: WorkbenchServer, params: Any) -> RunDetails:
-    """Apply one edit action; the run's details afterwards."""
+    """Apply one edit action; the run's details afterwards (the request path checked trust)."""
     from mlworkbench import run_edits
     from mlworkbench.errors import InvalidRunEditError
 
-    if not ls.trusted:
-        raise JsonRpcException(
-            code=ERROR_CODES["UNTRUSTED_WORKSPACE"],
-            message="ML Workbench changes no runs in Restricted Mode: trust the workspace first.",
-        )
-    workspace, run_id, uri = _workspace(params), str(params.runId), ls.tracking_uri
+    workspace, run_id, uri = workspace_of(params), str(params.runId), ls.tracking_uri
     action = getattr(params, "action", None)
     value = getattr(params, "value", None)
     key = getattr(params, "key", None)
@@ -84,58 +60,47 @@ def edit_run(ls: WorkbenchServer, params: Any) -> RunDetails:
             )
         return actions[action]()
 
-    details = _library(apply)
+    details = apply()
     ls.runs_changed(details.run_id)
     return details
 
 
 def register(server: WorkbenchServer) -> None:
-    @server.feature(REQUESTS["RUN_DETAILS"])
-    @server.thread()
+    @request(server, REQUESTS["RUN_DETAILS"], Trust.READ_LOCAL)
     def run_details(ls: WorkbenchServer, params: Any) -> dict[str, object]:
         from mlworkbench.run_details import get_run_details
 
-        workspace, run_id = _workspace(params), str(params.runId)
-        return _library(
-            lambda: get_run_details(workspace, run_id, tracking_uri=ls.tracking_uri)
-        ).to_dict()
+        workspace, run_id = workspace_of(params), str(params.runId)
+        return get_run_details(workspace, run_id, tracking_uri=ls.tracking_uri).to_dict()
 
-    @server.feature(REQUESTS["LIST_ARTIFACTS"])
-    @server.thread()
+    @request(server, REQUESTS["LIST_ARTIFACTS"], Trust.READ_LOCAL)
     def list_artifacts(ls: WorkbenchServer, params: Any) -> dict[str, object]:
         from mlworkbench.run_details import list_artifacts
 
-        workspace, run_id = _workspace(params), str(params.runId)
+        workspace, run_id = workspace_of(params), str(params.runId)
         path = getattr(params, "path", None) or None
-        entries = _library(
-            lambda: list_artifacts(workspace, run_id, path, tracking_uri=ls.tracking_uri)
-        )
+        entries = list_artifacts(workspace, run_id, path, tracking_uri=ls.tracking_uri)
         return {"entries": [entry.to_dict() for entry in entries]}
 
-    @server.feature(REQUESTS["RESOLVE_ARTIFACT"])
-    @server.thread()
+    @request(server, REQUESTS["RESOLVE_ARTIFACT"], Trust.READ_LOCAL)
     def resolve_artifact(ls: WorkbenchServer, params: Any) -> dict[str, object]:
         from mlworkbench.artifact_access import resolve_artifact
         from mlworkbench.run_models import resolve_model_file
 
-        workspace, run_id = _workspace(params), str(params.runId)
+        workspace, run_id = workspace_of(params), str(params.runId)
         path = getattr(params, "path", None)
         model = getattr(params, "model", None)  # a model's label: its MLmodel file
-        resolved = _library(
-            lambda: (
-                resolve_model_file(workspace, run_id, model, tracking_uri=ls.tracking_uri)
-                if isinstance(model, str)
-                else resolve_artifact(
-                    workspace,
-                    run_id,
-                    path if isinstance(path, str) else "",
-                    tracking_uri=ls.tracking_uri,
-                )
+        if isinstance(model, str):
+            resolved = resolve_model_file(workspace, run_id, model, tracking_uri=ls.tracking_uri)
+        else:
+            resolved = resolve_artifact(
+                workspace,
+                run_id,
+                path if isinstance(path, str) else "",
+                tracking_uri=ls.tracking_uri,
             )
-        )
         return {"localPath": str(resolved.local_path), "kind": resolved.kind}
 
-    @server.feature(REQUESTS["EDIT_RUN"])
-    @server.thread()
+    @request(server, REQUESTS["EDIT_RUN"], Trust.WRITE, refused="change runs")
     def edit(ls: WorkbenchServer, params: Any) -> dict[str, object]:
         return edit_run(ls, params).to_dict()

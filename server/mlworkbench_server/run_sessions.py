@@ -20,6 +20,7 @@ from pygls.uris import to_fs_path
 from mlworkbench.run_listing import primary_metric
 from mlworkbench_server.errors import to_lsp_error
 from mlworkbench_server.protocol import ERROR_CODES, NOTIFICATIONS, REQUESTS
+from mlworkbench_server.request_path import Trust, request, untrusted_error, workspace_of
 
 if TYPE_CHECKING:
     from mlworkbench.runs.launcher import MetricPoint, RunHandle
@@ -70,14 +71,10 @@ class OutputBatcher:
 
 def launch_target(server: WorkbenchServer, params: Any) -> tuple[Path, Path]:
     """The script and workspace of a launch request, once the workspace is known trusted."""
-    if not server.trusted:
-        raise JsonRpcException(
-            code=ERROR_CODES["UNTRUSTED_WORKSPACE"],
-            message="ML Workbench runs nothing in Restricted Mode: trust the workspace first.",
-        )
+    if not server.trusted:  # the request path checked already; `start` is public, so again
+        raise untrusted_error(Trust.EXECUTE, "run scripts")
     script = Path(to_fs_path(params.uri) or params.uri)
-    workspace = Path(to_fs_path(params.workspaceUri) or params.workspaceUri)
-    return script, workspace
+    return script, workspace_of(params)
 
 
 class RunSessions:
@@ -205,46 +202,35 @@ def reconcile_stale(server: WorkbenchServer, folders: list[Path]) -> None:
 
 
 def register(server: WorkbenchServer) -> None:
-    server.after_start(reconcile_stale)
+    server.after_start(reconcile_stale, Trust.WRITE)
 
-    @server.feature(REQUESTS["START_RUN"])
-    @server.thread()
+    @request(server, REQUESTS["START_RUN"], Trust.EXECUTE, refused="run scripts")
     def start_run(ls: WorkbenchServer, params: Any) -> dict[str, object]:
         return ls.runs.start(params)
 
-    @server.feature(REQUESTS["PREPARE_DEBUG_RUN"])
-    @server.thread()
+    @request(server, REQUESTS["PREPARE_DEBUG_RUN"], Trust.EXECUTE, refused="run scripts")
     def prepare_debug_run(ls: WorkbenchServer, params: Any) -> dict[str, object]:
-        from mlworkbench.errors import MlWorkbenchError
         from mlworkbench.runs.launcher import debug_launch
 
         script, workspace = launch_target(ls, params)
-        try:
-            return debug_launch(
-                script,
-                list(getattr(params, "args", None) or []),
-                workspace=workspace,
-                python=sys.executable,
-            )
-        except MlWorkbenchError as error:
-            raise to_lsp_error(error) from error
+        return debug_launch(
+            script,
+            list(getattr(params, "args", None) or []),
+            workspace=workspace,
+            python=sys.executable,
+        )
 
-    @server.feature(REQUESTS["CANCEL_RUN"])
+    # From memory, on the event loop: cancelling must not queue behind slow reads.
+    @request(server, REQUESTS["CANCEL_RUN"], Trust.EXECUTE, thread=False)
     def cancel_run(ls: WorkbenchServer, params: Any) -> dict[str, object]:
         ls.runs.cancel(params.runId)
         return {}
 
-    @server.feature(REQUESTS["LIST_RUNS"])
-    @server.thread()
+    @request(server, REQUESTS["LIST_RUNS"], Trust.READ_LOCAL)
     def list_runs(ls: WorkbenchServer, params: Any) -> dict[str, object]:
-        from mlworkbench.errors import MlWorkbenchError
         from mlworkbench.run_listing import list_runs
 
-        workspace = Path(to_fs_path(params.workspaceUri) or params.workspaceUri)
-        try:
-            runs = list_runs(workspace, tracking_uri=ls.tracking_uri, max_results=200)
-        except MlWorkbenchError as error:
-            raise to_lsp_error(error) from error
+        runs = list_runs(workspace_of(params), tracking_uri=ls.tracking_uri, max_results=200)
         if ls.script_runs.update(runs):
             ls.refresh_code_lenses()
         return {"runs": [run.to_dict() for run in runs], "running": ls.runs.running()}

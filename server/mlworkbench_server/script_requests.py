@@ -8,15 +8,16 @@ import sys
 from typing import TYPE_CHECKING, Any
 
 from mlworkbench_server import __version__
-from mlworkbench_server.errors import to_lsp_error
 from mlworkbench_server.protocol import REQUESTS
+from mlworkbench_server.request_path import Trust, request
 
 if TYPE_CHECKING:
     from mlworkbench_server.server import WorkbenchServer
 
 
 def register(server: WorkbenchServer) -> None:
-    @server.feature(REQUESTS["ANALYZE_SCRIPT"])
+    # Parsing with `ast` runs nothing: Restricted Mode keeps the lenses.
+    @request(server, REQUESTS["ANALYZE_SCRIPT"], Trust.READ_LOCAL, thread=False)
     def analyze_script(ls: WorkbenchServer, params: Any) -> dict[str, object]:
         """Analysis of an open document (its live text) or, failing that, the file on disk."""
         uri: str = params.uri
@@ -27,16 +28,12 @@ def register(server: WorkbenchServer) -> None:
 
         from pygls.uris import to_fs_path
 
-        from mlworkbench.errors import MlWorkbenchError
         from mlworkbench.script_analysis import analyze_file
 
         path = to_fs_path(uri)
-        try:
-            return analyze_file(Path(path or uri)).to_dict()
-        except MlWorkbenchError as error:
-            raise to_lsp_error(error) from error
+        return analyze_file(Path(path or uri)).to_dict()
 
-    @server.feature(REQUESTS["SERVER_INFO"])
+    @request(server, REQUESTS["SERVER_INFO"], Trust.READ_LOCAL, thread=False)
     def server_info(ls: WorkbenchServer, params: Any) -> dict[str, object]:
         return {
             "version": __version__,

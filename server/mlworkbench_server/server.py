@@ -7,7 +7,7 @@ import os
 import threading
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from lsprotocol import types
 from pygls.lsp.server import LanguageServer
@@ -27,6 +27,9 @@ from mlworkbench_server.analysis_cache import AnalysisCache
 from mlworkbench_server.errors import quiet_expected_errors
 from mlworkbench_server.script_runs import ScriptRunIndex
 
+if TYPE_CHECKING:
+    from mlworkbench_server.request_path import Trust
+
 F = TypeVar("F", bound=Callable[..., Any])
 
 
@@ -42,7 +45,9 @@ class WorkbenchServer(LanguageServer):
         self.trusted = False
         self.tracking_uri: str | None = os.environ.get("MLFLOW_TRACKING_URI") or None
         self._runs_changed_listeners: list[Callable[[str | None], None]] = []
-        self._start_tasks: list[Callable[[WorkbenchServer, list[Path]], None]] = []
+        self._start_tasks: list[tuple[Trust, Callable[[WorkbenchServer, list[Path]], None]]] = []
+        # method -> trust class, filled by `request_path.request` (tests enumerate it).
+        self.request_trust: dict[str, Trust] = {}
 
     def thread(self) -> Callable[[F], F]:
         """pygls's `thread()`, but the worker first imports MLflow whole, under a lock.
@@ -64,15 +69,20 @@ class WorkbenchServer(LanguageServer):
 
         return decorator
 
-    def after_start(self, task: Callable[[WorkbenchServer, list[Path]], None]) -> None:
+    def after_start(
+        self, task: Callable[[WorkbenchServer, list[Path]], None], trust: Trust
+    ) -> None:
         """Run `task(server, folders)` once after `initialized`, in a background thread, with
         the workspace folders that have a tracking store (none: the task does not run).
+
+        `trust` is the task's class, as for requests: in Restricted Mode a task that writes
+        does not run at all, and a read runs kept off the network.
 
         Tasks run one after another in the order added (stale runs are reconciled before the
         run cache is warmed), after MLflow is imported: start-up itself imports nothing heavy,
         and a workspace without runs never pays for MLflow.
         """
-        self._start_tasks.append(task)
+        self._start_tasks.append((trust, task))
 
     def start_background_tasks(self) -> threading.Thread | None:
         """Start the `after_start` tasks (called on `initialized`); the thread, if any."""
@@ -86,11 +96,15 @@ class WorkbenchServer(LanguageServer):
 
         def run_tasks() -> None:
             from mlworkbench.mlflow_import import ensure_mlflow_imported
+            from mlworkbench_server.request_path import Trust, trust_policy
 
             ensure_mlflow_imported()  # this thread races the first requests for MLflow
-            for task in self._start_tasks:
+            for trust, task in self._start_tasks:
+                if trust is not Trust.READ_LOCAL and not self.trusted:
+                    continue  # Restricted Mode writes nothing, not even at start-up
                 try:
-                    task(self, folders)
+                    with trust_policy(self, trust):
+                        task(self, folders)
                 except Exception as error:  # one failed warm-up must not stop the others
                     self.window_log_message(
                         types.LogMessageParams(

@@ -4,13 +4,22 @@ from __future__ import annotations
 
 import os
 import signal
+import stat
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from artifact_server import ArtifactServer, serve_artifacts
 from run_details_store import Store, make_store
 
 from mlworkbench.artifact_access import ResolvedArtifact, resolve_artifact
-from mlworkbench.errors import ArtifactNotFoundError, ArtifactPathRefusedError, RunNotFoundError
+from mlworkbench.errors import (
+    ArtifactNotFoundError,
+    ArtifactPathRefusedError,
+    PrivateFolderRefusedError,
+    RunNotFoundError,
+)
+from mlworkbench.private_dirs import CACHE_PREFIX, checked_cache_dir
 
 
 @pytest.fixture(autouse=True)
@@ -132,7 +141,7 @@ def test_a_missing_run_is_run_not_found(store: Store) -> None:
         resolve_artifact(store.workspace, "0" * 32, "notes.txt")
 
 
-def test_a_remote_artifact_store_is_downloaded_into_the_workspace_cache(
+def test_a_remote_artifact_store_is_downloaded_into_a_private_cache(
     tmp_path: Path,
 ) -> None:
     """An `mlflow-artifacts:` store served by a real `mlflow server` subprocess."""
@@ -179,9 +188,11 @@ def test_a_remote_artifact_store_is_downloaded_into_the_workspace_cache(
         workspace.mkdir()
 
         resolved = resolve_artifact(workspace, run.info.run_id, "docs/note.txt", tracking_uri=uri)
-        cache = (workspace / ".mlworkbench" / "artifacts" / run.info.run_id).resolve()
-        assert resolved == ResolvedArtifact(cache / "docs" / "note.txt", "text")
+        assert resolved.kind == "text"
+        assert resolved.local_path.as_posix().endswith(f"artifacts/{run.info.run_id}/docs/note.txt")
+        assert_in_private_cache(resolved.local_path)
         assert resolved.local_path.read_text() == "from the server\n"
+        assert list(workspace.iterdir()) == []  # nothing written in the workspace
         with pytest.raises(ArtifactNotFoundError):
             resolve_artifact(workspace, run.info.run_id, "docs/missing.txt", tracking_uri=uri)
         with pytest.raises(ArtifactPathRefusedError):
@@ -189,3 +200,98 @@ def test_a_remote_artifact_store_is_downloaded_into_the_workspace_cache(
     finally:
         os.killpg(server.pid, signal.SIGTERM)
         server.wait(timeout=30)
+
+
+def assert_in_private_cache(path: Path) -> None:
+    """`path` lies in this process's download cache: a folder of ours only we can enter."""
+    cache = next(p for p in path.parents if p.name.startswith(CACHE_PREFIX))
+    info = cache.lstat()
+    assert stat.S_ISDIR(info.st_mode) and stat.S_IMODE(info.st_mode) == 0o700
+    assert info.st_uid == os.getuid()
+
+
+@pytest.fixture(scope="module")
+def remote(store: Store, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]]:
+    """A run of the module's store whose artifacts are on an HTTP artifact server: its id and
+    the store's URI (the workspaces below are bare folders, as a cloned repository would be)."""
+    from mlflow.tracking import MlflowClient
+
+    with serve_artifacts(tmp_path_factory.mktemp("served")) as server:
+        client = MlflowClient(store.uri)
+        experiment = client.create_experiment("remote", artifact_location=server.location("r"))
+        run_id = client.create_run(experiment).info.run_id
+        _serve(server, run_id, "config", "[remote]\n")
+        _serve(server, run_id, "tensorboard/events.out.tfevents.1.host", "event bytes")
+        yield run_id, store.uri
+
+
+def _serve(server: ArtifactServer, run_id: str, path: str, text: str) -> None:
+    file = server.folder / "r" / run_id / "artifacts" / path
+    file.parent.mkdir(parents=True, exist_ok=True)
+    file.write_text(text)
+
+
+def _repository(tmp_path: Path, run_id: str, plant: str) -> tuple[Path, Path]:
+    """A workspace as a malicious repository ships it: `.git/config` and a symlink at `plant`
+    (a path below the workspace; `{run}` is the run id) to `.git`. Returns it and `.git`."""
+    workspace = tmp_path / "repo"
+    git = workspace / ".git"
+    git.mkdir(parents=True)
+    (git / "config").write_text("[core]\n")
+    link = workspace / plant.format(run=run_id)
+    link.parent.mkdir(parents=True, exist_ok=True)
+    link.symlink_to(git, target_is_directory=True)
+    return workspace, git
+
+
+PLANTS = [".mlworkbench", ".mlworkbench/artifacts/{run}", ".mlworkbench/monitors/tensorboard/{run}"]
+
+
+@pytest.mark.parametrize("plant", PLANTS)
+def test_a_download_never_writes_through_a_symlink_the_repository_planted(
+    remote: tuple[str, str], tmp_path: Path, plant: str
+) -> None:
+    run_id, uri = remote
+    workspace, git = _repository(tmp_path, run_id, plant)
+
+    resolved = resolve_artifact(workspace, run_id, "config", tracking_uri=uri)
+
+    assert (git / "config").read_text() == "[core]\n"  # not overwritten by the artifact
+    assert sorted(p.name for p in git.iterdir()) == ["config"]
+    assert resolved.local_path.read_text() == "[remote]\n"
+    assert not resolved.local_path.is_relative_to(workspace.resolve())
+    assert_in_private_cache(resolved.local_path)
+
+
+@pytest.mark.parametrize("plant", PLANTS)
+def test_tensorboard_event_files_are_downloaded_into_the_private_cache(
+    remote: tuple[str, str], tmp_path: Path, plant: str
+) -> None:
+    from mlworkbench.monitor_servers import run_logdir
+
+    run_id, uri = remote
+    workspace, git = _repository(tmp_path, run_id, plant)
+
+    logdir = run_logdir(workspace, run_id, uri)
+
+    assert sorted(p.name for p in git.iterdir()) == ["config"]
+    assert (logdir / "events.out.tfevents.1.host").read_text() == "event bytes"
+    assert_in_private_cache(logdir)
+
+
+def test_a_checked_workspace_folder_is_made_private_and_refuses_symlinks(tmp_path: Path) -> None:
+    made = checked_cache_dir(tmp_path, ".mlworkbench", "monitors")
+    assert made == tmp_path.resolve() / ".mlworkbench" / "monitors"
+    assert stat.S_IMODE(made.stat().st_mode) == 0o700
+
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (tmp_path / "repo").mkdir()
+    (tmp_path / "repo" / ".mlworkbench").symlink_to(elsewhere, target_is_directory=True)
+    with pytest.raises(PrivateFolderRefusedError) as raised:
+        checked_cache_dir(tmp_path / "repo", ".mlworkbench", "monitors")
+    assert raised.value.code == "PRIVATE_FOLDER_REFUSED"
+    assert "symlink" in raised.value.message and "remove it" in raised.value.message
+    assert list(elsewhere.iterdir()) == []
+    with pytest.raises(PrivateFolderRefusedError):
+        checked_cache_dir(tmp_path, "..", "x")

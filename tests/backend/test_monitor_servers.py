@@ -1,37 +1,47 @@
-"""Real MLflow UI and TensorBoard servers: started on loopback, reused, restarted, stopped.
+"""Real MLflow UI and TensorBoard servers behind their gates: started, reused, restarted, stopped.
 
 Each test starts the real server processes from the project's interpreter on a real sqlite
-store and talks to them over HTTP on 127.0.0.1 only; the listening sockets are read from the
-kernel (/proc/net/tcp*) to prove nothing listens on another interface.
+store and talks to them over HTTP through the gate on 127.0.0.1; the listening sockets are
+read from the kernel (/proc/net/tcp*, /proc/<pid>/fd) to prove that only the gate listens on
+TCP, and a client run as another user (nobody, via setpriv) shows what a second local user
+gets: 403 at the gate, permission denied at the server's socket.
 """
 
 from __future__ import annotations
 
+import contextlib
+import http.client
+import http.server
+import json
 import os
+import shutil
 import signal
+import stat
+import subprocess
 import sys
+import threading
 import time
 import types
+import urllib.parse
 import urllib.request
 from collections.abc import Iterator
+from dataclasses import dataclass
+from http.cookiejar import CookieJar
 from pathlib import Path
 
 import pytest
 
 from mlworkbench.errors import RunNotFoundError
-from mlworkbench.monitor_servers import MonitorManager
+from mlworkbench.monitor_servers import MonitorInfo, MonitorManager, free_port
 from mlworkbench.registry_errors import MonitorStartError, NoEventFilesError
+from mlworkbench.runs.child.proc_info import session_members
 from mlworkbench.runs.process_group import group_alive
 
 
-def _get(url: str) -> tuple[int, str]:
-    assert url.startswith("http://127.0.0.1:")
-    with urllib.request.urlopen(url, timeout=10) as response:
-        return response.status, response.read().decode("utf-8", errors="replace")
-
-
 def _port(url: str) -> int:
-    return int(url.rstrip("/").rsplit(":", 1)[1])
+    port = urllib.parse.urlsplit(url).port
+    assert port is not None
+    return port
 
 
 def listening_addresses(port: int) -> set[str]:
@@ -70,12 +80,16 @@ def _write_event_file(folder: Path) -> None:
     writer.close()
 
 
-@pytest.fixture
-def workspace(tmp_path: Path) -> Path:
+def _store(folder: Path) -> None:
     from mlflow.tracking import MlflowClient
 
-    client = MlflowClient(f"sqlite:///{tmp_path / 'mlflow.db'}")
-    client.create_experiment("train", artifact_location=(tmp_path / "mlruns").as_uri())
+    client = MlflowClient(f"sqlite:///{folder / 'mlflow.db'}")
+    client.create_experiment("train", artifact_location=(folder / "mlruns").as_uri())
+
+
+@pytest.fixture
+def workspace(tmp_path: Path) -> Path:
+    _store(tmp_path)
     return tmp_path
 
 
@@ -93,7 +107,8 @@ def _run(workspace: Path, *, event_files: bool) -> str:
         # Where the launcher keeps them (run_records.log_event_files).
         client.log_artifacts(run.info.run_id, str(local), "tensorboard")
     client.set_terminated(run.info.run_id)
-    return run.info.run_id
+    run_id: str = run.info.run_id
+    return run_id
 
 
 @pytest.fixture
@@ -103,28 +118,246 @@ def manager() -> Iterator[MonitorManager]:
     manager.stop_all()
 
 
-def test_the_mlflow_ui_serves_the_store_on_loopback_and_is_reused(
+@dataclass
+class MlflowUi:
+    """One real MLflow UI for the module: it takes several seconds to start."""
+
+    workspace: Path
+    run_id: str
+    manager: MonitorManager
+    info: MonitorInfo
+
+    @property
+    def port(self) -> int:
+        return _port(self.info.url)
+
+    @property
+    def socket(self) -> Path:
+        """The Unix socket uvicorn listens on, from the server's own command line."""
+        assert self.info.pid is not None
+        argv = Path(f"/proc/{self.info.pid}/cmdline").read_bytes().split(b"\0")
+        opts = argv[argv.index(b"--uvicorn-opts") + 1].decode().split()
+        return Path(opts[opts.index("--uds") + 1])
+
+
+@pytest.fixture(scope="module")
+def mlflow_ui(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MlflowUi]:
+    workspace = tmp_path_factory.mktemp("mlflow-ui")
+    _store(workspace)
+    run_id = _run(workspace, event_files=False)
+    manager = MonitorManager()
+    try:
+        yield MlflowUi(workspace, run_id, manager, manager.ensure_mlflow_ui(workspace))
+    finally:
+        manager.stop_all()
+
+
+def _logged_in(url: str) -> urllib.request.OpenerDirector:
+    """A client that keeps cookies, as a browser does, after following the editor's URL."""
+    opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(CookieJar()))
+    with opener.open(url, timeout=30) as response:
+        assert response.status == 200
+    return opener
+
+
+def _status(url: str, *, host: str | None = None, cookie: str | None = None) -> int:
+    """The status of a GET without following redirects or keeping cookies."""
+    parts = urllib.parse.urlsplit(url)
+    assert parts.hostname == "127.0.0.1" and parts.port is not None
+    connection = http.client.HTTPConnection("127.0.0.1", parts.port, timeout=30)
+    headers = {"Host": host or parts.netloc}
+    if cookie:
+        headers["Cookie"] = cookie
+    connection.request(
+        "GET", parts.path + (f"?{parts.query}" if parts.query else ""), headers=headers
+    )
+    try:
+        return connection.getresponse().status
+    finally:
+        connection.close()
+
+
+def tcp_listeners_of_session(session: int) -> set[str]:
+    """The inodes of listening TCP sockets that any process of `session` holds open."""
+    listening: set[str] = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        with contextlib.suppress(OSError):
+            for line in Path(table).read_text().splitlines()[1:]:
+                fields = line.split()
+                if fields[3] == "0A":
+                    listening.add(fields[9])
+    held: set[str] = set()
+    for pid in session_members(session):
+        with contextlib.suppress(OSError):
+            for fd in os.listdir(f"/proc/{pid}/fd"):
+                with contextlib.suppress(OSError):
+                    target = os.readlink(f"/proc/{pid}/fd/{fd}")
+                    if target.startswith("socket:["):
+                        held.add(target[len("socket:[") : -1])
+    return listening & held
+
+
+def test_the_mlflow_ui_answers_only_through_its_gate_with_the_secret(mlflow_ui: MlflowUi) -> None:
+    info = mlflow_ui.info
+    assert (info.kind, info.reused) == ("mlflow", False)
+    assert info.url == f"http://127.0.0.1:{mlflow_ui.port}/?mlwb-token={info.url.split('=', 1)[1]}"
+    home = info.public_url
+    api = f"{home}api/2.0/mlflow/runs/get?run_id={mlflow_ui.run_id}"
+
+    assert _status(home) == 403
+    assert _status(api) == 403
+    assert _status(f"{home}?mlwb-token=guess") == 403
+    browser = _logged_in(info.url)
+    with browser.open(home, timeout=30) as response:
+        assert response.status == 200 and b"<html" in response.read().lower()
+    with browser.open(api, timeout=30) as response:
+        assert response.status == 200 and mlflow_ui.run_id.encode() in response.read()
+    # A state-changing call goes through too (the REST API the UI itself uses).
+    request = urllib.request.Request(
+        f"{home}api/2.0/mlflow/runs/set-tag",
+        data=json.dumps({"run_id": mlflow_ui.run_id, "key": "seen", "value": "1"}).encode(),
+        headers={"Content-Type": "application/json"},
+        method="POST",
+    )
+    with browser.open(request, timeout=30) as response:
+        assert response.status == 200
+
+    # Only the gate listens on TCP, on loopback; the server itself only on its Unix socket.
+    assert listening_addresses(mlflow_ui.port) == {LOOPBACK_V4}
+    assert info.pid is not None and tcp_listeners_of_session(info.pid) == set()
+    assert stat.S_ISSOCK(mlflow_ui.socket.stat().st_mode)
+    folder = mlflow_ui.socket.parent.stat()
+    assert stat.S_IMODE(folder.st_mode) == 0o700 and folder.st_uid == os.getuid()
+    assert list((mlflow_ui.workspace / ".mlworkbench" / "monitors").glob("mlflow-*.log"))
+    logs = "".join(
+        p.read_text() for p in (mlflow_ui.workspace / ".mlworkbench" / "monitors").glob("*.log")
+    )
+    assert info.url.split("=", 1)[1] not in logs
+
+    again = mlflow_ui.manager.ensure_mlflow_ui(mlflow_ui.workspace)
+    assert (again.url, again.pid, again.reused) == (info.url, info.pid, True)
+
+
+def test_the_dns_rebinding_host_is_refused_even_when_logged_in(mlflow_ui: MlflowUi) -> None:
+    browser_cookie = f"mlwb-gate-{mlflow_ui.port}={mlflow_ui.info.url.split('=', 1)[1]}"
+    home = mlflow_ui.info.public_url
+
+    assert _status(home, cookie=browser_cookie) == 200
+    assert _status(home, cookie=browser_cookie, host=f"evil.example:{mlflow_ui.port}") == 403
+
+
+_OTHER_USER_CLIENT = """
+import http.client, json, socket, sys
+port, socket_path = int(sys.argv[1]), sys.argv[2]
+seen = {}
+for path in ("/", "/api/2.0/mlflow/experiments/search?max_results=1"):
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=20)
+    connection.request("GET", path, headers={"Host": f"127.0.0.1:{port}"})
+    seen[path] = connection.getresponse().status
+backend = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+try:
+    backend.connect(socket_path)
+    seen["socket"] = "connected"
+except OSError as error:
+    seen["socket"] = type(error).__name__
+print(json.dumps(seen))
+"""
+
+
+def test_another_local_user_gets_neither_the_gate_nor_the_socket(mlflow_ui: MlflowUi) -> None:
+    if os.geteuid() != 0:
+        pytest.fail(
+            "this test needs root: it runs a client as another user (nobody, uid 65534) "
+            "with setpriv; run the backend tests as root (as CI does)"
+        )
+    setpriv = shutil.which("setpriv")
+    assert setpriv, "setpriv (util-linux) is needed to run a client as another user"
+
+    done = subprocess.run(
+        [
+            *(setpriv, "--reuid=65534", "--regid=65534", "--clear-groups"),
+            *(sys.executable, "-I", "-c", _OTHER_USER_CLIENT),
+            *(str(mlflow_ui.port), str(mlflow_ui.socket)),
+        ],
+        cwd="/",
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+    assert done.returncode == 0, done.stderr
+    seen = json.loads(done.stdout)
+    assert seen == {
+        "/": 403,
+        "/api/2.0/mlflow/experiments/search?max_results=1": 403,
+        "socket": "PermissionError",
+    }
+
+
+def test_stop_all_ends_the_server_closes_the_gate_and_removes_its_socket(
+    mlflow_ui: MlflowUi,
+) -> None:
+    info, socket_path = mlflow_ui.info, mlflow_ui.socket
+
+    assert mlflow_ui.manager.stop_all() == 1
+
+    assert info.pid is not None and not group_alive(info.pid)
+    assert listening_addresses(mlflow_ui.port) == set()
+    assert not socket_path.parent.exists()
+
+
+class _Squatter(http.server.BaseHTTPRequestHandler):
+    def do_GET(self) -> None:
+        body = b"<html>not MLflow</html>"
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+def test_a_port_another_program_took_is_refused_not_opened(
     workspace: Path, manager: MonitorManager
 ) -> None:
-    run_id = _run(workspace, event_files=False)
+    _run(workspace, event_files=False)
+    squatter = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Squatter)
+    thread = threading.Thread(target=squatter.serve_forever, daemon=True)
+    thread.start()
+    port = squatter.server_address[1]
+    try:
+        with pytest.raises(MonitorStartError, match="already listening") as raised:
+            manager.ensure_mlflow_ui(workspace, port=port)
+    finally:
+        squatter.shutdown()
+        squatter.server_close()
 
-    first = manager.ensure_mlflow_ui(workspace)
+    assert f"127.0.0.1:{port}" in str(raised.value)
+    assert manager.running() == []
+    assert not list((workspace / ".mlworkbench" / "monitors").glob("*.log"))
 
-    assert (first.kind, first.reused) == ("mlflow", False)
-    status, page = _get(first.url)
-    assert status == 200 and "<html" in page.lower()
-    # The REST API reads the same store the workspace's runs are in.
-    status, body = _get(f"{first.url}api/2.0/mlflow/runs/get?run_id={run_id}")
-    assert status == 200 and run_id in body
-    assert listening_addresses(_port(first.url)) == {LOOPBACK_V4}
-    assert list((workspace / ".mlworkbench" / "monitors").glob("mlflow-*.log"))
 
-    second = manager.ensure_mlflow_ui(workspace)
+@pytest.mark.parametrize(
+    "linked", [".mlworkbench", ".mlworkbench/monitors", ".mlworkbench/monitors/mlflow-{port}.log"]
+)
+def test_a_log_folder_or_file_shipped_as_a_symlink_is_refused(
+    workspace: Path, manager: MonitorManager, tmp_path_factory: pytest.TempPathFactory, linked: str
+) -> None:
+    _run(workspace, event_files=False)
+    port = free_port()
+    elsewhere = tmp_path_factory.mktemp("elsewhere")
+    link = workspace / linked.format(port=port)
+    link.parent.mkdir(parents=True, exist_ok=True)
+    target = elsewhere / "victim" if link.suffix == ".log" else elsewhere
+    link.symlink_to(target)
 
-    assert (second.url, second.pid, second.reused) == (first.url, first.pid, True)
-    assert manager.stop_all() == 1
-    assert first.pid is not None and not group_alive(first.pid)
-    assert listening_addresses(_port(first.url)) == set()
+    with pytest.raises(MonitorStartError, match=r"symlink|symbolic link"):
+        manager.ensure_mlflow_ui(workspace, port=port)
+
+    assert manager.running() == [] and list(elsewhere.iterdir()) == []
+    assert listening_addresses(port) == set()
 
 
 def test_tensorboard_serves_a_runs_kept_event_files_and_restarts_when_dead(
@@ -135,14 +368,19 @@ def test_tensorboard_serves_a_runs_kept_event_files_and_restarts_when_dead(
     first = manager.ensure_tensorboard(workspace, run_id)
 
     assert (first.kind, first.reused) == ("tensorboard", False)
-    status, _ = _get(first.url)
-    assert status == 200
-    status, runs = _get(f"{first.url}data/plugin/scalars/tags")
-    assert status == 200 and "loss" in runs
-    assert listening_addresses(_port(first.url)) == {LOOPBACK_V4}
+    port = _port(first.url)
+    assert _status(first.public_url) == 403
+    browser = _logged_in(first.url)
+    with browser.open(f"{first.public_url}data/plugin/scalars/tags", timeout=30) as response:
+        assert response.status == 200 and b'"loss"' in response.read()
+    # TensorBoard checks no Host header itself; the gate does (DNS rebinding).
+    cookie = f"mlwb-gate-{port}={first.url.split('=', 1)[1]}"
+    assert _status(first.public_url, cookie=cookie) == 200
+    assert _status(first.public_url, cookie=cookie, host=f"evil.example:{port}") == 403
+    assert listening_addresses(port) == {LOOPBACK_V4}
+    assert first.pid is not None and tcp_listeners_of_session(first.pid) == set()
     assert manager.ensure_tensorboard(workspace, run_id).reused
 
-    assert first.pid is not None
     os.killpg(first.pid, signal.SIGKILL)
     deadline = time.monotonic() + 10
     while group_alive(first.pid) and time.monotonic() < deadline:
@@ -150,10 +388,11 @@ def test_tensorboard_serves_a_runs_kept_event_files_and_restarts_when_dead(
 
     again = manager.ensure_tensorboard(workspace, run_id)
 
-    assert again.reused is False and again.pid != first.pid
-    assert _get(again.url)[0] == 200
+    assert again.reused is False and again.pid != first.pid and again.url != first.url
+    _logged_in(again.url)
     assert manager.stop_all() == 1
     assert again.pid is not None and not group_alive(again.pid)
+    assert listening_addresses(_port(again.url)) == set()
 
 
 def test_tensorboard_refuses_runs_without_event_files_or_unknown_runs(

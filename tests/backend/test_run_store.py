@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import socket
 import sqlite3
+import stat
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from pathlib import Path
@@ -246,3 +249,42 @@ def test_busy_sqlite_is_retried_until_the_lock_goes(tmp_path: Path) -> None:
     holder.close()
     assert len(attempts) > 2
     assert not is_sqlite_busy(RuntimeError("unrelated"))
+
+
+def test_the_store_lock_lives_where_only_this_user_can_write(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """$XDG_RUNTIME_DIR when it is a private folder of ours, else `<temp>/mlworkbench-<uid>`;
+    and a symlink planted at the lock's name is refused instead of followed."""
+    from mlworkbench.runs.child.store_open import StoreOpenError, lock_folder, store_lock
+
+    temp = tmp_path / "tmp"
+    temp.mkdir()
+    monkeypatch.setenv("TMPDIR", str(temp))
+    monkeypatch.setattr(tempfile, "tempdir", None)
+    fallback = temp / f"mlworkbench-{os.getuid()}"
+    private = tmp_path / "runtime"
+    private.mkdir(mode=0o700)
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    shared.chmod(0o777)
+    (tmp_path / "link").symlink_to(private, target_is_directory=True)
+    for runtime, expected in [
+        (private, private),
+        (shared, fallback),
+        (tmp_path / "link", fallback),
+        (tmp_path / "missing", fallback),
+    ]:
+        monkeypatch.setenv("XDG_RUNTIME_DIR", str(runtime))
+        assert lock_folder() == expected
+    assert stat.S_IMODE(fallback.stat().st_mode) == 0o700
+
+    monkeypatch.setenv("XDG_RUNTIME_DIR", str(private))
+    uri = "sqlite:////nowhere/mlflow.db"
+    digest = hashlib.sha256(uri.encode()).hexdigest()[:16]
+    victim = tmp_path / "victim"
+    (private / f"mlworkbench-store-{digest}.lock").symlink_to(victim)
+    with pytest.raises(StoreOpenError) as raised, store_lock(uri):
+        pass
+    assert raised.value.kind == "store_lock" and "store lock" in raised.value.message
+    assert not victim.exists()

@@ -311,49 +311,83 @@ class TestRunExplorer:
         )
 
     def test_tracking_token_reaches_the_server_and_nowhere_else(self, trusted: Any) -> None:
+        """The token goes to the tracking server named in the user's settings, and only as the
+        scoped variables (never MLflow's own, which MLflow sends to any host a store names)."""
+        import json
+
+        from explorer_store import RecordingServer
+
         wb = trusted.wb
         token = "tok-e2e-7f3a91"
-        before = set(trusted.server_pids())
-        wb.run_command("ML Workbench: Set Tracking Server Token…", asks=True)
-        box = quick_input(wb, "MLflow tracking server token")
-        assert box.get_attribute("type") == "password"
-        box.fill(token)
-        wb.page.keyboard.press("Enter")
-
-        def restarted_with_token() -> bool:
-            for pid in set(trusted.server_pids()) - before:
-                try:
-                    env = Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
-                except OSError:
-                    continue
-                if f"MLFLOW_TRACKING_TOKEN={token}".encode() in env:
-                    return True
-            return False
-
-        wait_for(restarted_with_token, 60, message="a server restarted with the token")
-        wb.wait_status("ML Workbench: ready", timeout=60)
-        wb.shot("token set")
-        user_data = Path(trusted.server.user_data_dir)
-        for settings in user_data.rglob("settings.json"):
-            assert token not in settings.read_text(), settings
-        for log in user_data.rglob("*.log"):
-            assert token not in log.read_text(errors="replace"), log
-
-        before = set(trusted.server_pids())
-        wb.run_command("ML Workbench: Clear Tracking Server Token")
-
-        def restarted_without_token() -> bool:
-            fresh = set(trusted.server_pids()) - before
-            return bool(fresh) and all(
-                b"MLFLOW_TRACKING_TOKEN=" not in Path(f"/proc/{pid}/environ").read_bytes()
-                for pid in fresh
-                if Path(f"/proc/{pid}/environ").exists()
+        machine = Path(trusted.server.user_data_dir) / "Machine" / "settings.json"
+        original = machine.read_text()
+        with RecordingServer() as tracking:
+            # `mlWorkbench.trackingUri` is machine-overridable: code-server reads it from the
+            # remote machine's settings, the user level of a remote window.
+            before = set(trusted.server_pids())
+            machine.write_text(
+                json.dumps({**json.loads(original), "mlWorkbench.trackingUri": tracking.origin})
             )
+            wait_for(lambda: set(trusted.server_pids()) - before, 60, message="restart on URI")
+            wb.wait_status("ML Workbench: ready", timeout=60)
 
-        wait_for(restarted_without_token, 60, message="a server restarted without the token")
+            before = set(trusted.server_pids())
+            wb.run_command("ML Workbench: Set Tracking Server Token…", asks=True)
+            box = quick_input(wb, "MLflow tracking server token")
+            assert box.get_attribute("type") == "password"
+            box.fill(token)
+            wb.page.keyboard.press("Enter")
+
+            def restarted_with(entries: set[bytes]) -> bool:
+                for pid in set(trusted.server_pids()) - before:
+                    try:
+                        env = set(Path(f"/proc/{pid}/environ").read_bytes().split(b"\0"))
+                    except OSError:
+                        continue
+                    if entries <= env and not any(
+                        e.startswith(b"MLFLOW_TRACKING_TOKEN=") for e in env
+                    ):
+                        return True
+                return False
+
+            scoped = {
+                f"MLWORKBENCH_TRACKING_TOKEN={token}".encode(),
+                f"MLWORKBENCH_TRACKING_TOKEN_URI={tracking.origin}".encode(),
+            }
+            wait_for(lambda: restarted_with(scoped), 60, message="a server with the scoped token")
+            wb.wait_status("ML Workbench: ready", timeout=60)
+            wb.run_command("ML Workbench: Refresh Runs")
+            wait_for(
+                lambda: f"Bearer {token}" in tracking.authorizations(),
+                60,
+                message="the Runs view's request to the tracking server carrying the token",
+            )
+            wb.shot("token set")
+            user_data = Path(trusted.server.user_data_dir)
+            for settings in user_data.rglob("settings.json"):
+                assert token not in settings.read_text(), settings
+            for log in user_data.rglob("*.log"):
+                assert token not in log.read_text(errors="replace"), log
+
+            before = set(trusted.server_pids())
+            machine.write_text(original)
+            wb.run_command("ML Workbench: Clear Tracking Server Token")
+
+            def restarted_without_token() -> bool:
+                fresh = set(trusted.server_pids()) - before
+                return bool(fresh) and all(
+                    b"TRACKING_TOKEN=" not in Path(f"/proc/{pid}/environ").read_bytes()
+                    for pid in fresh
+                    if Path(f"/proc/{pid}/environ").exists()
+                )
+
+            wait_for(restarted_without_token, 60, message="a server restarted without the token")
+            wb.wait_status("ML Workbench: ready", timeout=60)
 
     def test_open_mlflow_ui_on_loopback_then_stop_it(self, trusted: Any) -> None:
+        import urllib.error
         import urllib.request
+        from http.cookiejar import CookieJar
 
         from codeserver import descendants
 
@@ -373,23 +407,30 @@ class TestRunExplorer:
 
         servers = wait_for(mlflow_servers, 30, message="an mlflow server process")
         [cmdline] = list(servers.values())[:1]
-        assert "--host 127.0.0.1" in cmdline or "--host\x00127.0.0.1" in cmdline, cmdline
+        # The server listens on a Unix socket in a private folder; `--port` names the gate that
+        # the language server binds on 127.0.0.1 in front of it.
+        assert re.search(r"--uds[ \x00]", cmdline), cmdline
         port = re.search(r"--port[ \x00](\d+)", cmdline).group(1)  # type: ignore[union-attr]
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=30) as response:
+        with pytest.raises(urllib.error.HTTPError) as refused:  # no secret, no cookie
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=30)
+        assert refused.value.code == 403
+        # What the editor opened: in code-server its /proxy/<port>/ URL with the gate's secret,
+        # whose Host header the gate and MLflow's allow-list must accept too. The gate trades
+        # the secret for a cookie and redirects; a browser keeps the cookie, so this client does.
+        assert f"/proxy/{port}/?mlwb-token=" in url, url
+        browser = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(CookieJar()))
+        with browser.open(url, timeout=30) as response:
             assert response.status == 200
             assert b"MLflow" in response.read()
-        # What the editor opened: in code-server its /proxy/<port>/ URL, whose Host header
-        # MLflow's allow-list must accept too (it answered 403 before the editor passed it on).
-        assert f"/proxy/{port}/" in url, url
-        with urllib.request.urlopen(url, timeout=30) as response:
-            assert response.status == 200
-            assert b"MLflow" in response.read()
+            assert "mlwb-token" not in response.url
 
         wb.run_command("ML Workbench: Stop MLflow UI and TensorBoard")
         wait_for(lambda: not mlflow_servers(), 30, message="the mlflow server stopped")
 
     def test_open_in_tensorboard_shows_the_runs_scalars_then_stop(self, trusted: Any) -> None:
+        import urllib.error
         import urllib.request
+        from http.cookiejar import CookieJar
 
         from codeserver import descendants
 
@@ -412,14 +453,23 @@ class TestRunExplorer:
             }
 
         started = wait_for(tensorboards, 30, message="a tensorboard process")
-        hosts = [cmd for cmd in started.values() if "--host" in cmd]
-        assert hosts, started
-        assert all(re.search(r"--host[ \x00]127\.0\.0\.1", cmd) for cmd in hosts), hosts
-        # Through the URL the editor opened (code-server's proxy): TensorBoard's own API lists
-        # the scalar the run's script logged.
-        with urllib.request.urlopen(f"{url}data/plugin/scalars/tags", timeout=30) as response:
+        # On a Unix socket in a private folder, never on a TCP port of its own.
+        assert all(re.search(r"--socket[ \x00]", cmd) for cmd in started.values()), started
+        assert not any(re.search(r"--(host|port)[ \x00=]", cmd) for cmd in started.values())
+        # Through the URL the editor opened (code-server's proxy, with the gate's secret): the
+        # gate sets its cookie, and with it TensorBoard's own API lists the scalar the run's
+        # script logged.
+        assert "/proxy/" in url and "?mlwb-token=" in url, url
+        browser = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(CookieJar()))
+        with browser.open(url, timeout=30) as response:
+            assert response.status == 200
+        base = url.split("?", 1)[0]
+        with browser.open(f"{base}data/plugin/scalars/tags", timeout=30) as response:
             assert response.status == 200
             assert b'"loss"' in response.read()
+        with pytest.raises(urllib.error.HTTPError) as refused:  # no cookie: the gate says no
+            urllib.request.urlopen(f"{base}data/plugin/scalars/tags", timeout=30)
+        assert refused.value.code == 403
 
         wb.run_command("ML Workbench: Stop MLflow UI and TensorBoard")
         wait_for(lambda: not tensorboards(), 30, message="tensorboard stopped")

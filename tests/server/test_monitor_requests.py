@@ -70,6 +70,7 @@ async def test_the_mlflow_ui_starts_once_and_shutdown_stops_it(
 
     assert (opened.kind, opened.reused) == ("mlflow", False)
     assert opened.url.startswith("http://127.0.0.1:") and _answers(opened.url)
+    assert "/?mlwb-token=" in opened.url  # the gate's secret, once, for the browser
     again = await client.protocol.send_request_async(REQUESTS["OPEN_MONITOR"], params)
     assert (again.url, again.reused) == (opened.url, True)
 

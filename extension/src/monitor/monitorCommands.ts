@@ -1,6 +1,8 @@
-// Open the MLflow UI or TensorBoard that the server starts on 127.0.0.1, and stop them. The
-// URL goes through asExternalUri, so it also works when the editor runs remotely (SSH,
-// containers, code-server): VS Code forwards the port.
+// Open the MLflow UI or TensorBoard that the server starts behind a gate on 127.0.0.1, and stop
+// them. The URL the server returns carries the gate's secret once (`?mlwb-token=…`): opening it
+// logs the browser in (a cookie), so it is opened and offered but never written to the log. It
+// goes through asExternalUri, so it also works when the editor runs remotely (SSH, containers,
+// code-server): VS Code forwards the port.
 import * as net from "net";
 import * as vscode from "vscode";
 import { ServerManager } from "../common/serverManager";
@@ -38,28 +40,38 @@ async function open(servers: ServerManager, kind: "mlflow" | "tensorboard", runI
   if (runId) {
     params.runId = runId;
   }
-  if (kind === "mlflow") {
-    Object.assign(params, await listenOptions());
-  }
+  Object.assign(params, await listenOptions());
   const result = await vscode.window.withProgress(
     { location: vscode.ProgressLocation.Notification, title: `ML Workbench: starting ${LABELS[kind]}…` },
     () => send<OpenMonitorResult>(servers, Requests.OPEN_MONITOR, params),
   );
   await setRunning(true);
-  traceInfo(`${LABELS[kind]} ${result.reused ? "already running" : "started"} at ${result.url}`);
-  const external = await vscode.env.asExternalUri(vscode.Uri.parse(result.url));
+  const local = vscode.Uri.parse(result.url);
+  traceInfo(`${LABELS[kind]} ${result.reused ? "already running" : "started"} at ${local.with({ query: "" }).toString(true)}`);
+  const external = withQuery(await vscode.env.asExternalUri(local), local);
   await vscode.env.openExternal(external);
-  // Not awaited: the offer stays in the notification area without holding the command.
+  // Not awaited: the offer stays in the notification area without holding the command. No
+  // Simple Browser: it shows the page in a cross-site frame, where the gate's SameSite=Strict
+  // login cookie is never sent.
   void vscode.window
-    .showInformationMessage(`ML Workbench: ${LABELS[kind]} at ${external.toString(true)}`, "Open in Simple Browser")
-    .then((choice) => choice && vscode.commands.executeCommand("simpleBrowser.show", external.toString(true)));
+    .showInformationMessage(`ML Workbench: ${LABELS[kind]} at ${external.toString(true)}`, "Open in Browser")
+    .then((choice) => choice && vscode.env.openExternal(external));
 }
 
 /**
- * The MLflow UI's port, and how the browser will reach it. Remote editors (code-server's
- * /proxy/<port>/, forwarded ports) send another Host header than 127.0.0.1:<port>, which
- * MLflow's host allow-list answers with 403; so the port is chosen here (the extension host
- * runs beside the server), its external URI asked for, and that authority allowed too.
+ * The external URI with the local one's query (the gate's secret). code-server maps a
+ * localhost URI to its `/proxy/<port>/` base and drops the rest; port forwarding keeps it.
+ */
+function withQuery(external: vscode.Uri, local: vscode.Uri): vscode.Uri {
+  return external.query || !local.query ? external : external.with({ query: local.query });
+}
+
+/**
+ * The monitor's port, and how the browser will reach it. Remote editors (code-server's
+ * /proxy/<port>/, forwarded ports) send another Host header than 127.0.0.1:<port>, which the
+ * gate (and MLflow's host allow-list) answers with 403; so the port is chosen here (the
+ * extension host runs beside the server), its external URI asked for, and that authority
+ * allowed too.
  */
 async function listenOptions(): Promise<{ port: number; allowedHosts: string[] }> {
   const port = await new Promise<number>((resolve, reject) => {

@@ -3,6 +3,7 @@
 // workspace's store); this file renders and asks, the library decides.
 import * as vscode from "vscode";
 import { traceError } from "../common/log";
+import { escapeMarkdown, markdownCode } from "../common/markdownText";
 import { ServerManager } from "../common/serverManager";
 import {
   Commands,
@@ -129,22 +130,26 @@ export class ModelsTreeProvider implements vscode.TreeDataProvider<ModelsNode>, 
   }
 }
 
+/** Every value here comes from the store, so each is escaped: it shows as text, never as a link or image. */
 function versionTooltip(version: ModelVersionInfo): vscode.MarkdownString {
-  const lines = [`**${version.name}** version ${version.version} · ${version.status}`];
+  const lines = [`**${escapeMarkdown(version.name)}** version ${escapeMarkdown(version.version)} · ${escapeMarkdown(version.status)}`];
   if (version.run_id) {
-    lines.push(`Run \`${version.run_id}\``);
+    lines.push(`Run ${markdownCode(version.run_id)}`);
   }
   if (version.creation_time) {
-    lines.push(`Registered ${new Date(version.creation_time).toLocaleString()}`);
+    lines.push(`Registered ${escapeMarkdown(new Date(version.creation_time).toLocaleString())}`);
   }
   if (version.aliases.length > 0) {
-    lines.push(`Aliases: ${version.aliases.map((a) => `\`@${a}\``).join(", ")}`);
+    lines.push(`Aliases: ${version.aliases.map((a) => markdownCode(`@${a}`)).join(", ")}`);
   }
-  lines.push(`Source: \`${version.source}\``);
+  lines.push(`Source: ${markdownCode(version.source)}`);
   if (version.description) {
-    lines.push("", version.description);
+    lines.push(escapeMarkdown(version.description));
   }
-  return new vscode.MarkdownString(lines.join("\n\n"));
+  const md = new vscode.MarkdownString(lines.join("\n\n"), false);
+  md.isTrusted = false;
+  md.supportHtml = false;
+  return md;
 }
 
 /**

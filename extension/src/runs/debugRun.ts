@@ -9,6 +9,7 @@ import { ensureTrusted } from "../scripts/trust";
 
 const DEBUGPY_EXTENSION = "ms-python.debugpy";
 
+/** Debugs `uri` with `args`, which must be ones the user typed or has seen (runActions.ts asks for a run's). */
 export async function debugScript(servers: ServerManager, uri: vscode.Uri | undefined, args: string[] = []): Promise<void> {
   if (!uri || uri.scheme !== "file") {
     void vscode.window.showErrorMessage("ML Workbench: open a Python training script (a file on disk) to debug it.");

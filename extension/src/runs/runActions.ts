@@ -8,6 +8,7 @@ import { Commands, Requests, ResolvedArtifactResult, RunDetails, RunSummary } fr
 import { analysisFor } from "../scripts/scriptCommands";
 import { ensureTrusted } from "../scripts/trust";
 import { debugScript } from "./debugRun";
+import { argumentsPrompt, decisionOf, needsArgumentsConfirmation, RerunMode } from "./rerunConfirm";
 import { RunController } from "./runController";
 import { noteUri } from "./runNotes";
 import { askRunArguments } from "./runWithForm";
@@ -194,34 +195,60 @@ export class RunActions {
     if (!script) {
       return;
     }
-    let args = details.args ?? [];
-    if (ask) {
-      const analysis = await analysisFor(this.servers, script);
-      if (!analysis) {
-        return;
-      }
-      const initial = Object.fromEntries(
-        analysis.parameters.filter((p) => details.params[p.name] !== undefined).map((p) => [p.name, details.params[p.name]]),
-      );
-      const chosen = await askRunArguments(this.context.workspaceState, script, analysis.parameters, initial);
-      if (!chosen) {
-        return;
-      }
-      args = chosen;
+    // Rerun with… shows every value in its form; the plain rerun asks before using the run's arguments.
+    const args = ask ? await this.editArguments(script, details) : await this.confirmArguments("rerun", script, details);
+    if (args) {
+      await this.runs.start(script, args);
     }
-    await this.runs.start(script, args);
   }
 
   private async debug(arg: unknown): Promise<void> {
     const runId = await this.pickRun(arg, "Debug which run?");
-    if (!runId) {
+    if (!runId || !(await ensureTrusted("debug this run"))) {
       return;
     }
     const details = await this.details(runId);
     const script = await this.scriptOf(details);
-    if (script) {
-      await debugScript(this.servers, script, details.args ?? []);
+    if (!script) {
+      return;
     }
+    const args = await this.confirmArguments("debug", script, details);
+    if (args) {
+      await debugScript(this.servers, script, args);
+    }
+  }
+
+  /**
+   * The run's recorded arguments once the user has seen them (rerunConfirm.ts says why), or the
+   * ones they chose in the Rerun with… form instead; `undefined` when they cancelled.
+   */
+  private async confirmArguments(mode: RerunMode, script: vscode.Uri, details: RunDetails): Promise<string[] | undefined> {
+    const args = details.args ?? [];
+    if (!needsArgumentsConfirmation(args)) {
+      return args;
+    }
+    const prompt = argumentsPrompt(mode, vscode.workspace.asRelativePath(script, false), details.run_name, args);
+    const choice = await vscode.window.showWarningMessage(prompt.message, { modal: true, detail: prompt.detail }, prompt.confirm, prompt.edit);
+    switch (decisionOf(prompt, choice)) {
+      case "run":
+        return args;
+      case "edit":
+        return this.editArguments(script, details);
+      case "cancel":
+        return undefined;
+    }
+  }
+
+  /** The Rerun with… form, prefilled with the run's parameters. */
+  private async editArguments(script: vscode.Uri, details: RunDetails): Promise<string[] | undefined> {
+    const analysis = await analysisFor(this.servers, script);
+    if (!analysis) {
+      return undefined;
+    }
+    const initial = Object.fromEntries(
+      analysis.parameters.filter((p) => details.params[p.name] !== undefined).map((p) => [p.name, details.params[p.name]]),
+    );
+    return askRunArguments(this.context.workspaceState, script, analysis.parameters, initial);
   }
 
   private async rename(arg: unknown): Promise<void> {

@@ -2,6 +2,7 @@
 // runs, sections, values, models and artifacts. Kept apart from runsTree.ts, which decides what rows there are.
 import * as path from "path";
 import * as vscode from "vscode";
+import { escapeMarkdown, markdownCode, markdownCodeBlock } from "../common/markdownText";
 import { ArtifactEntry, Commands, RunModel, RunSummary } from "../protocol";
 import { describeRun, formatNumber } from "./runFormat";
 import { statusIcon } from "./runPresentation";
@@ -106,13 +107,14 @@ function formatBytes(size: number): string {
   return `${value.toFixed(1)} ${units[unit]}`;
 }
 
+/** Run names, params and logs come from the store: escaped, with no theme icons, HTML or trusted links. */
 function tooltip(run: RunSummary): vscode.MarkdownString {
-  const md = new vscode.MarkdownString(undefined, true);
+  const md = new vscode.MarkdownString(undefined, false);
   md.isTrusted = false;
   md.supportHtml = false;
-  md.appendMarkdown(`**${escapeMarkdown(run.run_name)}** — ${run.status}\n\n`);
+  md.appendMarkdown(`**${escapeMarkdown(run.run_name)}** — ${escapeMarkdown(run.status)}\n\n`);
   if (run.script) {
-    md.appendMarkdown(`Script: \`${escapeMarkdown(path.basename(run.script))}\`\n\n`);
+    md.appendMarkdown(`Script: ${markdownCode(path.basename(run.script))}\n\n`);
   }
   const params = Object.entries(run.params);
   if (params.length) {
@@ -120,15 +122,11 @@ function tooltip(run: RunSummary): vscode.MarkdownString {
   }
   const metrics = Object.entries(run.metrics);
   if (metrics.length) {
-    md.appendMarkdown(`Metrics: ${metrics.map(([k, v]) => `${escapeMarkdown(k)}=${formatNumber(v)}`).join(", ")}\n\n`);
+    md.appendMarkdown(`Metrics: ${metrics.map(([k, v]) => `${escapeMarkdown(k)}=${escapeMarkdown(formatNumber(v))}`).join(", ")}\n\n`);
   }
   if (run.error_tail) {
-    md.appendCodeblock(run.error_tail.split(/\r?\n/).slice(-5).join("\n"), "text");
+    md.appendMarkdown(markdownCodeBlock(run.error_tail.split(/\r?\n/).slice(-5).join("\n")));
   }
-  md.appendMarkdown(`\`${run.run_id}\``);
+  md.appendMarkdown(markdownCode(run.run_id));
   return md;
-}
-
-function escapeMarkdown(text: string): string {
-  return text.replace(/[\\`*_{}[\]()#+\-.!|<>]/g, "\\$&");
 }

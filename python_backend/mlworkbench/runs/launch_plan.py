@@ -10,7 +10,6 @@ import json
 import os
 import sys
 import tempfile
-import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,6 +23,7 @@ from mlworkbench.runs.preflight import (
 from mlworkbench.runs.provenance import provenance_tags
 
 BOOTSTRAP = Path(__file__).with_name("bootstrap.py")
+RUN_FOLDER_PREFIX = "mlworkbench-run-"
 
 
 @dataclass(frozen=True)
@@ -34,11 +34,11 @@ class LaunchFiles:
 
     @classmethod
     def create(cls) -> LaunchFiles:
-        root = Path(tempfile.gettempdir()) / "mlworkbench-runs"
-        root.mkdir(exist_ok=True)
-        folder = root / uuid.uuid4().hex
-        folder.mkdir(mode=0o700)  # the spec and the log may hold secrets from the command line
-        return cls(folder)
+        """A fresh folder per run, made by `mkdtemp`: 0700 (the spec and the log may hold
+        secrets from the command line) under a name no other user could create first. A shared
+        parent folder would not do: whoever made it first could swap a run's folder and feed
+        the bootstrap their own spec."""
+        return cls(Path(tempfile.mkdtemp(prefix=RUN_FOLDER_PREFIX)))
 
     spec = property(lambda self: self.folder / "spec.json")
     handshake = property(lambda self: self.folder / "handshake.json")

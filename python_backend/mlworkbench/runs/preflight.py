@@ -171,10 +171,16 @@ def child_environment(
 ) -> dict[str, str]:
     """The script's environment: the caller's, the overrides, and the run's tracking URI.
 
+    The tracking token is passed on (as MLFLOW_TRACKING_TOKEN) only to a run that tracks to the
+    token's own server (`tracking_token.child_token_env`).
+
     MLFLOW_RUN_ID is dropped: the bootstrap owns the run, and MLflow resuming "the env's run"
     in the script's subprocesses would end it early when they exit.
     """
-    env = {**base, **(overrides or {})}
+    from mlworkbench.tracking_token import child_token_env
+
+    # The tracking token only when the run tracks to the server it belongs to.
+    env = child_token_env({**base, **(overrides or {})}, tracking_uri)
     env.pop("MLFLOW_RUN_ID", None)
     env["MLFLOW_TRACKING_URI"] = tracking_uri
     env["PYTHONUNBUFFERED"] = "1"  # output reaches the log (and the user) as it is printed

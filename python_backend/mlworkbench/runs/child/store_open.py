@@ -11,7 +11,9 @@ from __future__ import annotations
 import fcntl
 import functools
 import hashlib
+import os
 import sqlite3
+import stat
 import tempfile
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -64,22 +66,76 @@ def sqlite_path(tracking_uri: str) -> Path | None:
     return None if path in ("", ":memory:") else Path(path)
 
 
+def lock_folder() -> Path:
+    """A folder only this user can write in, for the store locks.
+
+    `$XDG_RUNTIME_DIR` when it is such a folder, else `<temp>/mlworkbench-<uid>`, created 0700.
+    A fixed name straight in the shared temp folder would let another local user create the
+    lock first (and hold it), or plant a symlink there to make us create files elsewhere.
+    """
+    runtime = os.environ.get("XDG_RUNTIME_DIR")
+    if runtime and os.path.isabs(runtime) and _private_folder_problem(Path(runtime)) is None:
+        return Path(runtime)
+    folder = Path(tempfile.gettempdir()) / f"mlworkbench-{os.getuid()}"
+    try:
+        folder.mkdir(mode=0o700)
+    except FileExistsError:
+        pass
+    except OSError as error:
+        raise StoreOpenError("store_lock", f"cannot create {folder}: {error}") from error
+    problem = _private_folder_problem(folder)
+    if problem is not None:
+        raise StoreOpenError(
+            "store_lock",
+            f"refusing to use {folder} for the run's store lock: {problem}; another user may "
+            "have created it. Remove it, or set TMPDIR to a folder only you can write to",
+        )
+    return folder
+
+
+def _private_folder_problem(folder: Path) -> str | None:
+    """Why `folder` is not a real folder of ours that nobody else can write in, or None."""
+    try:
+        info = os.lstat(folder)
+    except OSError as error:
+        return error.strerror or str(error)
+    if stat.S_ISLNK(info.st_mode):
+        return "it is a symlink"
+    if not stat.S_ISDIR(info.st_mode):
+        return "it is not a folder"
+    if info.st_uid != os.getuid():
+        return f"it belongs to user id {info.st_uid}"
+    if stat.S_IMODE(info.st_mode) & 0o077:
+        return f"its mode is {stat.S_IMODE(info.st_mode):o}, open to other users"
+    return None
+
+
+def lock_path(tracking_uri: str) -> Path:
+    digest = hashlib.sha256(tracking_uri.encode()).hexdigest()[:16]
+    return lock_folder() / f"mlworkbench-store-{digest}.lock"
+
+
 @contextmanager
 def store_lock(tracking_uri: str) -> Iterator[None]:
     """Serialise store creation and run creation between runs started at the same moment.
 
     Two processes opening a fresh SQLite file at once would both run MLflow's table creation
-    and migrations; the loser fails half-way. The lock lives in the temp folder, not next to
-    the database, so nothing extra appears in the user's workspace.
+    and migrations; the loser fails half-way. The lock lives in a private folder of this user
+    (`lock_folder`), not next to the database, so nothing extra appears in the user's workspace.
     """
-    digest = hashlib.sha256(tracking_uri.encode()).hexdigest()[:16]
-    lock_path = Path(tempfile.gettempdir()) / f"mlworkbench-store-{digest}.lock"
-    with open(lock_path, "a") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
+    path = lock_path(tracking_uri)
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+    except OSError as error:
+        raise StoreOpenError("store_lock", f"cannot open the store lock {path}: {error}") from error
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
         try:
             yield
         finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
+            fcntl.flock(fd, fcntl.LOCK_UN)
+    finally:
+        os.close(fd)
 
 
 def _table_names(path: Path) -> set[str]:
