@@ -14,12 +14,12 @@ from __future__ import annotations
 import atexit
 import os
 import shutil
-import stat
 import tempfile
 import threading
 from pathlib import Path
 
 from mlworkbench.errors import PrivateFolderRefusedError
+from mlworkbench.runs.child.private_folder import folder_problem
 
 CACHE_PREFIX = "mlworkbench-cache-"
 _cache_root: Path | None = None
@@ -76,7 +76,7 @@ def _process_cache_root() -> Path:
     """The process's cache folder, made on first use; made again if something removed it."""
     global _cache_root
     with _cache_lock:
-        if _cache_root is None or not _is_private_folder(_cache_root):
+        if _cache_root is None or folder_problem(_cache_root) is not None:
             _cache_root = private_temp_dir(CACHE_PREFIX)
             atexit.register(shutil.rmtree, _cache_root, ignore_errors=True)
         return _cache_root
@@ -90,22 +90,6 @@ def _check_part(parent: Path, part: str) -> None:
 
 
 def _check_owned_folder(folder: Path) -> None:
-    info = os.lstat(folder)
-    if stat.S_ISLNK(info.st_mode):
-        raise PrivateFolderRefusedError(folder, "it is a symlink, so writes would land elsewhere")
-    if not stat.S_ISDIR(info.st_mode):
-        raise PrivateFolderRefusedError(folder, "it is not a folder")
-    if info.st_uid != os.getuid():
-        raise PrivateFolderRefusedError(folder, f"it belongs to user id {info.st_uid}, not you")
-
-
-def _is_private_folder(folder: Path) -> bool:
-    try:
-        info = os.lstat(folder)
-    except OSError:
-        return False
-    return (
-        stat.S_ISDIR(info.st_mode)
-        and info.st_uid == os.getuid()
-        and stat.S_IMODE(info.st_mode) & 0o077 == 0
-    )
+    problem = folder_problem(folder, private=False)  # made private by the caller
+    if problem is not None:
+        raise PrivateFolderRefusedError(folder, problem)

@@ -13,7 +13,6 @@ import functools
 import hashlib
 import os
 import sqlite3
-import stat
 import tempfile
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -21,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from .private_folder import folder_problem
 from .retry import call_with_retry
 
 if TYPE_CHECKING:
@@ -74,7 +74,7 @@ def lock_folder() -> Path:
     lock first (and hold it), or plant a symlink there to make us create files elsewhere.
     """
     runtime = os.environ.get("XDG_RUNTIME_DIR")
-    if runtime and os.path.isabs(runtime) and _private_folder_problem(Path(runtime)) is None:
+    if runtime and os.path.isabs(runtime) and folder_problem(Path(runtime)) is None:
         return Path(runtime)
     folder = Path(tempfile.gettempdir()) / f"mlworkbench-{os.getuid()}"
     try:
@@ -83,7 +83,7 @@ def lock_folder() -> Path:
         pass
     except OSError as error:
         raise StoreOpenError("store_lock", f"cannot create {folder}: {error}") from error
-    problem = _private_folder_problem(folder)
+    problem = folder_problem(folder)
     if problem is not None:
         raise StoreOpenError(
             "store_lock",
@@ -91,23 +91,6 @@ def lock_folder() -> Path:
             "have created it. Remove it, or set TMPDIR to a folder only you can write to",
         )
     return folder
-
-
-def _private_folder_problem(folder: Path) -> str | None:
-    """Why `folder` is not a real folder of ours that nobody else can write in, or None."""
-    try:
-        info = os.lstat(folder)
-    except OSError as error:
-        return error.strerror or str(error)
-    if stat.S_ISLNK(info.st_mode):
-        return "it is a symlink"
-    if not stat.S_ISDIR(info.st_mode):
-        return "it is not a folder"
-    if info.st_uid != os.getuid():
-        return f"it belongs to user id {info.st_uid}"
-    if stat.S_IMODE(info.st_mode) & 0o077:
-        return f"its mode is {stat.S_IMODE(info.st_mode):o}, open to other users"
-    return None
 
 
 def lock_path(tracking_uri: str) -> Path:
