@@ -131,8 +131,8 @@ def metric_logging(workspace: Path, uri: str, steps: int, repeat: int) -> tuple[
     import mlflow
     from mlflow.tracking import MlflowClient
 
-    from mlworkbench.runs.run_records import log_points
-    from mlworkbench.runs.tensorboard_mirror import TensorBoardMirror
+    from mlworkbench.launch.run_records import log_points
+    from mlworkbench.launch.tensorboard_mirror import TensorBoardMirror
 
     write_events(workspace / "tb", steps)
     client = MlflowClient(uri)

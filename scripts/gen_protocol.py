@@ -16,16 +16,16 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "server"))
 sys.path.insert(0, str(ROOT / "python_backend"))
 
-from mlworkbench import (  # noqa: E402
-    doctor,
-    model_registry,
+from mlworkbench.analysis import script_analysis  # noqa: E402
+from mlworkbench.explorer import (  # noqa: E402
     run_cache,
     run_compare,
     run_details,
     run_listing,
     run_models,
-    script_analysis,
 )
+from mlworkbench.registry import model_registry  # noqa: E402
+from mlworkbench.setup import doctor  # noqa: E402
 from mlworkbench_server import protocol  # noqa: E402
 
 # Payloads that cross the wire, as TypeScript interfaces generated from the dataclasses.

@@ -10,7 +10,7 @@ import {
   isCompareHostMessage,
   isCompareViewState,
   isCompareWebviewMessage,
-} from "../src/webview/compareContract";
+} from "../src/compare/compareContract";
 
 interface TestRun {
   run_id: unknown;

@@ -1,7 +1,7 @@
 import { strict as assert } from "node:assert";
 import { test } from "node:test";
-import type { CompareDataWire, CompareRun } from "../src/webview/compareContract";
-import { COMPARE_CSV_FILE_NAME, compareCsvField, formatCompareCsv } from "../src/webview/compareCsv";
+import type { CompareDataWire, CompareRun } from "../src/compare/compareContract";
+import { COMPARE_CSV_FILE_NAME, compareCsvField, formatCompareCsv } from "../src/compare/compareCsv";
 
 function run(id: string, overrides: Partial<CompareRun> = {}): CompareRun {
   return {

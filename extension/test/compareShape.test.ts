@@ -1,7 +1,7 @@
 import { strict as assert } from "node:assert";
 import { test } from "node:test";
-import type { CompareDataWire, CompareRun, CompareSeries } from "../src/webview/compareContract";
-import { MISSING_POSITION, parallelAxes, parallelShape } from "../src/webview/compareParallel";
+import type { CompareDataWire, CompareRun, CompareSeries } from "../src/compare/compareContract";
+import { MISSING_POSITION, parallelAxes, parallelShape } from "../src/compare/compareParallel";
 import {
   downsampleNote,
   isNumericParam,
@@ -10,7 +10,7 @@ import {
   scatterShape,
   sortRuns,
   tableColumns,
-} from "../src/webview/compareShape";
+} from "../src/compare/compareShape";
 
 function run(id: string, overrides: Partial<CompareRun> = {}): CompareRun {
   return { run_id: id, run_name: id, experiment_name: "exp", status: "FINISHED", start_time: 1000, params: {}, metrics: {}, ...overrides };

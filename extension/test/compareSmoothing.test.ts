@@ -1,6 +1,6 @@
 import { strict as assert } from "node:assert";
 import { test } from "node:test";
-import { clampSmoothing, smoothValues } from "../src/webview/compareSmoothing";
+import { clampSmoothing, smoothValues } from "../src/compare/compareSmoothing";
 
 function close(actual: (number | null)[], expected: (number | null)[]): void {
   assert.equal(actual.length, expected.length);

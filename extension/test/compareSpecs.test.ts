@@ -3,10 +3,10 @@
 // webview's Content-Security-Policy (no 'unsafe-eval') would. Headless (renderer "none").
 import { strict as assert } from "node:assert";
 import { test } from "node:test";
-import type { CompareDataWire, CompareRun, CompareSeries } from "../src/webview/compareContract";
-import { parallelShape } from "../src/webview/compareParallel";
-import { lineShape, scatterShape } from "../src/webview/compareShape";
-import { LINE_DATA, type RunColorScale, lineSpec, parallelSpec, scatterSpec } from "../src/webview/compareSpecs";
+import type { CompareDataWire, CompareRun, CompareSeries } from "../src/compare/compareContract";
+import { parallelShape } from "../src/compare/compareParallel";
+import { lineShape, scatterShape } from "../src/compare/compareShape";
+import { LINE_DATA, type RunColorScale, lineSpec, parallelSpec, scatterSpec } from "../src/compare/compareSpecs";
 
 interface SceneItem {
   marktype?: string;

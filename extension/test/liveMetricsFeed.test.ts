@@ -1,7 +1,7 @@
 import { strict as assert } from "node:assert";
 import { test } from "node:test";
 import { ExtensionMessage, ExtensionMessageType, MetricPoint } from "../src/webview/contract";
-import { LiveMetricsFeed, REPLAY_CHUNK } from "../src/webview/liveMetricsFeed";
+import { LiveMetricsFeed, REPLAY_CHUNK } from "../src/launch/liveMetricsFeed";
 
 function points(count: number, key = "loss", from = 0): MetricPoint[] {
   return Array.from({ length: count }, (_, i) => ({ key, value: i / 10, step: from + i, timestamp: 1_000 + i }));

@@ -9,7 +9,7 @@ import {
   MAX_SHOWN_ARGUMENTS,
   needsArgumentsConfirmation,
   quoteArgument,
-} from "../src/runs/rerunConfirm";
+} from "../src/explorer/rerunConfirm";
 
 test("a rerun without arguments starts without asking; any argument asks", () => {
   assert.equal(needsArgumentsConfirmation([]), false);

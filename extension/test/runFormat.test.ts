@@ -1,7 +1,7 @@
 import { strict as assert } from "node:assert";
 import { test } from "node:test";
 import { RunSummary } from "../src/protocol";
-import { describeRun, formatDuration, formatNumber } from "../src/runs/runFormat";
+import { describeRun, formatDuration, formatNumber } from "../src/explorer/runFormat";
 
 const base: RunSummary = {
   run_id: "abc",

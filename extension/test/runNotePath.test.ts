@@ -1,6 +1,6 @@
 import { strict as assert } from "node:assert";
 import { test } from "node:test";
-import { notePath, runIdOfNotePath } from "../src/runs/runNotePath";
+import { notePath, runIdOfNotePath } from "../src/notes/runNotePath";
 
 const id = "0123456789abcdef0123456789abcdef";
 

@@ -1,7 +1,7 @@
 import { strict as assert } from "node:assert";
 import { test } from "node:test";
 import { ScriptParameter } from "../src/protocol";
-import { buildArgs, defaultValue, describeArgs } from "../src/runs/runParameters";
+import { buildArgs, defaultValue, describeArgs } from "../src/launch/runParameters";
 
 function param(overrides: Partial<ScriptParameter>): ScriptParameter {
   return {

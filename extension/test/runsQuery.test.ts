@@ -11,7 +11,7 @@ import {
   parseTagInput,
   pointAt,
   quoteKey,
-} from "../src/runs/runsQuery";
+} from "../src/explorer/runsQuery";
 
 function run(id: string, script: string | null, metrics: Record<string, number> = {}, params: Record<string, string> = {}): RunSummary {
   return {

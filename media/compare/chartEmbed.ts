@@ -3,8 +3,8 @@
 // and tooltips drawn by ChartTooltip, whose text goes in with textContent.
 import { Error as ErrorLevel, Warn as WarnLevel } from "vega";
 import embed, { type Result, type VisualizationSpec } from "vega-embed";
-import type { CompareDataWire } from "../../extension/src/webview/compareContract";
-import type { RunColorScale } from "../../extension/src/webview/compareSpecs";
+import type { CompareDataWire } from "../../extension/src/compare/compareContract";
+import type { RunColorScale } from "../../extension/src/compare/compareSpecs";
 import { expressionInterpreter } from "vega-interpreter";
 import type { ChartTheme } from "../liveMetrics/vegaTheme";
 import { element } from "./dom";

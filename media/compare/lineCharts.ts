@@ -5,11 +5,11 @@
 // responsive.
 import "@vscode-elements/elements/dist/vscode-single-select/index.js";
 import type { Result } from "vega-embed";
-import type { CompareDataWire, CompareXAxis } from "../../extension/src/webview/compareContract";
-import { MAX_SMOOTHING } from "../../extension/src/webview/compareContract";
-import { downsampleNote, lineShape } from "../../extension/src/webview/compareShape";
-import { LINE_DATA, lineSpec } from "../../extension/src/webview/compareSpecs";
-import { clampSmoothing } from "../../extension/src/webview/compareSmoothing";
+import type { CompareDataWire, CompareXAxis } from "../../extension/src/compare/compareContract";
+import { MAX_SMOOTHING } from "../../extension/src/compare/compareContract";
+import { downsampleNote, lineShape } from "../../extension/src/compare/compareShape";
+import { LINE_DATA, lineSpec } from "../../extension/src/compare/compareSpecs";
+import { clampSmoothing } from "../../extension/src/compare/compareSmoothing";
 import type { ChartTheme } from "../liveMetrics/vegaTheme";
 import { type ChartTooltip, colorScale, embedChart } from "./chartEmbed";
 import { control, element, fillSelect, swatch } from "./dom";

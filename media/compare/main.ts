@@ -19,8 +19,8 @@ import {
   defaultViewState,
   isCompareHostMessage,
   isCompareViewState,
-} from "../../extension/src/webview/compareContract";
-import { NAME_COLUMN, runColors } from "../../extension/src/webview/compareShape";
+} from "../../extension/src/compare/compareContract";
+import { NAME_COLUMN, runColors } from "../../extension/src/compare/compareShape";
 import { type ChartTheme, readChartTheme, watchTheme } from "../liveMetrics/vegaTheme";
 import { ChartTooltip, themeRunColors } from "./chartEmbed";
 import { element } from "./dom";

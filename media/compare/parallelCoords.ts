@@ -4,9 +4,9 @@
 import "@vscode-elements/elements/dist/vscode-multi-select/index.js";
 import "@vscode-elements/elements/dist/vscode-single-select/index.js";
 import type { Result } from "vega-embed";
-import type { CompareDataWire } from "../../extension/src/webview/compareContract";
-import { parallelShape } from "../../extension/src/webview/compareParallel";
-import { parallelSpec } from "../../extension/src/webview/compareSpecs";
+import type { CompareDataWire } from "../../extension/src/compare/compareContract";
+import { parallelShape } from "../../extension/src/compare/compareParallel";
+import { parallelSpec } from "../../extension/src/compare/compareSpecs";
 import type { ChartTheme } from "../liveMetrics/vegaTheme";
 import { type ChartTooltip, embedChart } from "./chartEmbed";
 import { control, element, fillSelect } from "./dom";

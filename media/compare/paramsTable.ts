@@ -2,8 +2,8 @@
 // per latest metric. Params are shown exactly as logged; metrics are rounded for reading, with
 // the full-precision value on hover. Clicking a header (or Enter/Space on it) sorts by it.
 import "@vscode-elements/elements/dist/vscode-checkbox/index.js";
-import type { CompareDataWire, CompareRun } from "../../extension/src/webview/compareContract";
-import { type TableColumn, cellValue, sortRuns, tableColumns } from "../../extension/src/webview/compareShape";
+import type { CompareDataWire, CompareRun } from "../../extension/src/compare/compareContract";
+import { type TableColumn, cellValue, sortRuns, tableColumns } from "../../extension/src/compare/compareShape";
 import { formatMetricValue } from "../../extension/src/webview/metricFormat";
 import { element, swatch } from "./dom";
 

@@ -3,9 +3,9 @@
 // natural order. At most 100-odd points, so the chart is simply rebuilt on each choice.
 import "@vscode-elements/elements/dist/vscode-single-select/index.js";
 import type { Result } from "vega-embed";
-import type { CompareDataWire } from "../../extension/src/webview/compareContract";
-import { scatterShape } from "../../extension/src/webview/compareShape";
-import { scatterSpec } from "../../extension/src/webview/compareSpecs";
+import type { CompareDataWire } from "../../extension/src/compare/compareContract";
+import { scatterShape } from "../../extension/src/compare/compareShape";
+import { scatterSpec } from "../../extension/src/compare/compareSpecs";
 import type { ChartTheme } from "../liveMetrics/vegaTheme";
 import { type ChartTooltip, colorScale, embedChart } from "./chartEmbed";
 import { control, element, fillSelect } from "./dom";

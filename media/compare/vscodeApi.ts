@@ -1,5 +1,5 @@
 // The API VS Code injects into every webview, typed for the Compare panel's messages and state.
-import type { CompareViewState, CompareWebviewMessage } from "../../extension/src/webview/compareContract";
+import type { CompareViewState, CompareWebviewMessage } from "../../extension/src/compare/compareContract";
 
 export interface CompareVsCodeApi {
   postMessage(message: CompareWebviewMessage): void;

@@ -65,7 +65,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return problem[0]
 
     logging.basicConfig(level=args.log_level.upper(), stream=sys.stderr)
-    from mlworkbench.tracking_token import scope_process_token
+    from mlworkbench.tracking.tracking_token import scope_process_token
     from mlworkbench_server.server import create_server
 
     # Before anything can read a store: the token may only reach its own server's origin.

@@ -10,7 +10,7 @@ import threading
 
 from pygls.workspace import TextDocument
 
-from mlworkbench.script_analysis import ScriptAnalysis, analyze_source
+from mlworkbench.analysis.script_analysis import ScriptAnalysis, analyze_source
 
 
 class AnalysisCache:

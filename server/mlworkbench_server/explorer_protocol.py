@@ -1,4 +1,4 @@
-"""Envelopes of the run explorer's requests: pages, details, edits, registry, monitors.
+"""Envelopes of the run explorer's requests: pages, details, artifacts, edits, comparison.
 
 Part of the protocol (`protocol.py` lists them in ENVELOPES, `scripts/gen_protocol.py` turns
 them into TypeScript); kept in their own module so each file stays readable.
@@ -9,9 +9,8 @@ from __future__ import annotations
 from typing import Final, TypedDict
 
 # Light at import (dataclasses only): payload shapes come from the library itself.
-from mlworkbench.model_registry import RegisteredModelInfo
-from mlworkbench.run_cache import ExperimentInfo, RunPage
-from mlworkbench.run_details import ArtifactEntry
+from mlworkbench.explorer.run_cache import ExperimentInfo, RunPage
+from mlworkbench.explorer.run_details import ArtifactEntry
 
 
 # --- run explorer envelopes: summary cache, experiments, comparison (explorer_requests) ---
@@ -105,62 +104,6 @@ EDIT_RUN_ACTIONS: Final[tuple[str, ...]] = (
 )
 
 
-# --- registry and monitoring envelopes (registry_requests, monitor_requests) --------------
-
-
-class ListModelsParams(TypedDict):
-    workspaceUri: str
-
-
-class ListModelsResult(TypedDict):
-    models: list[RegisteredModelInfo]
-
-
-class _RegisterModelOptions(TypedDict, total=False):
-    # The model to register when the run logged several (SEVERAL_MODELS_IN_RUN lists them).
-    modelPath: str
-
-
-class RegisterModelParams(_RegisterModelOptions):
-    workspaceUri: str
-    runId: str
-    name: str
-
-
-class SetModelAliasParams(TypedDict):
-    workspaceUri: str
-    name: str
-    alias: str
-    version: str
-
-
-class DeleteModelAliasParams(TypedDict):
-    workspaceUri: str
-    name: str
-    alias: str
-
-
-class _OpenMonitorOptions(TypedDict, total=False):
-    runId: str  # required for kind "tensorboard"
-    port: int  # the MLflow UI's port, chosen by the editor (default: a free one)
-    allowedHosts: list[str]  # host[:port] names the browser uses besides 127.0.0.1
-
-
-class OpenMonitorParams(_OpenMonitorOptions):
-    workspaceUri: str
-    kind: str  # "mlflow" or "tensorboard"
-
-
-class OpenMonitorResult(TypedDict):
-    kind: str
-    url: str
-    reused: bool
-
-
-class StopMonitorsResult(TypedDict):
-    stopped: int
-
-
 EXPLORER_ENVELOPES: Final[list[type]] = [
     RunDetailsParams,
     ListArtifactsParams,
@@ -173,12 +116,4 @@ EXPLORER_ENVELOPES: Final[list[type]] = [
     ListExperimentsParams,
     ListExperimentsResult,
     CompareRunsParams,
-    ListModelsParams,
-    ListModelsResult,
-    RegisterModelParams,
-    SetModelAliasParams,
-    DeleteModelAliasParams,
-    OpenMonitorParams,
-    OpenMonitorResult,
-    StopMonitorsResult,
 ]

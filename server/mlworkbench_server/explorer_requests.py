@@ -19,7 +19,7 @@ from mlworkbench_server.protocol import REQUESTS
 from mlworkbench_server.request_path import Trust, request, workspace_of
 
 if TYPE_CHECKING:
-    from mlworkbench.run_cache import RunCache
+    from mlworkbench.explorer.run_cache import RunCache
     from mlworkbench_server.server import WorkbenchServer
 
 MAX_LIMIT = 1000
@@ -35,10 +35,10 @@ class RunCaches:
 
     def for_workspace(self, workspace: Path, tracking_uri: str | None) -> RunCache | None:
         """The cache of the workspace's store; None while no store exists (nothing is created)."""
-        from mlworkbench.run_cache import RunCache
-        from mlworkbench.runs.child.store_open import sqlite_path
-        from mlworkbench.runs.launcher import resolve_tracking_uri
-        from mlworkbench.tracking_client import checked_tracking_uri
+        from mlworkbench.explorer.run_cache import RunCache
+        from mlworkbench.launch.child.store_open import sqlite_path
+        from mlworkbench.tracking.tracking_client import checked_tracking_uri
+        from mlworkbench.tracking.tracking_uri import resolve_tracking_uri
 
         uri = resolve_tracking_uri(workspace, tracking_uri)
         db = sqlite_path(uri)
@@ -111,8 +111,8 @@ def register(server: WorkbenchServer) -> None:
 
     @request(server, REQUESTS["QUERY_RUNS"], Trust.READ_LOCAL)
     def query_runs(ls: WorkbenchServer, params: Any) -> dict[str, object]:
-        from mlworkbench.run_cache import RunPage
-        from mlworkbench.run_cache_match import compile_filter
+        from mlworkbench.explorer.run_cache import RunPage
+        from mlworkbench.explorer.run_cache_match import compile_filter
 
         workspace = workspace_of(params)
         offset, limit = _page_bounds(params)
@@ -144,7 +144,7 @@ def register(server: WorkbenchServer) -> None:
 
     @request(server, REQUESTS["COMPARE_RUNS"], Trust.READ_LOCAL)
     def compare_runs(ls: WorkbenchServer, params: Any) -> dict[str, object]:
-        from mlworkbench.run_compare import MIN_POINTS, compare_runs
+        from mlworkbench.explorer.run_compare import MIN_POINTS, compare_runs
 
         workspace = workspace_of(params)
         run_ids = _field(params, "runIds", list, required=True)

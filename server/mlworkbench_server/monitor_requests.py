@@ -1,9 +1,9 @@
 """Requests that start the MLflow UI or TensorBoard on 127.0.0.1 and stop them with the server.
 
-The processes belong to `mlworkbench.monitor_servers`' process-wide manager; this module adds
-the trust gate (starting a server runs code from the selected interpreter) and stops them on
-LSP shutdown and exit, so a closed editor leaves no server behind (atexit covers a crash of
-the client that skips both).
+The processes belong to `mlworkbench.monitor.monitor_servers`' process-wide manager; this
+module registers them behind the trust check (starting a server runs code from the selected
+interpreter) and stops them on LSP shutdown and exit, so a closed editor leaves no server
+behind (atexit covers a crash of the client that skips both).
 """
 
 from __future__ import annotations
@@ -27,14 +27,14 @@ def _bad_params(message: str) -> JsonRpcException:
 
 
 def stop_monitors() -> int:
-    from mlworkbench import monitor_servers
+    from mlworkbench.monitor import monitor_servers
 
     return monitor_servers.stop_all()
 
 
 def _listen_options(params: Any) -> tuple[int | None, list[str]]:
     """The port the editor chose and the extra host names it reaches the UI by (validated)."""
-    from mlworkbench.monitor_servers import check_host
+    from mlworkbench.monitor.monitor_servers import check_host
 
     port = getattr(params, "port", None)
     if port is not None and (
@@ -58,7 +58,7 @@ def register(server: WorkbenchServer) -> None:
         refused="start the MLflow UI or TensorBoard",
     )
     def open_monitor(ls: WorkbenchServer, params: Any) -> dict[str, object]:
-        from mlworkbench import monitor_servers
+        from mlworkbench.monitor import monitor_servers
 
         kind = getattr(params, "kind", None)
         if kind not in KINDS:

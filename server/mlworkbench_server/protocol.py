@@ -10,8 +10,10 @@ from __future__ import annotations
 from typing import Final, TypedDict
 
 # Light at import (dataclasses only): payload shapes come from the library itself.
-from mlworkbench.run_listing import RunSummary
+from mlworkbench.explorer.run_listing import RunSummary
 from mlworkbench_server.explorer_protocol import EXPLORER_ENVELOPES
+from mlworkbench_server.monitor_protocol import MONITOR_ENVELOPES
+from mlworkbench_server.registry_protocol import REGISTRY_ENVELOPES
 
 # --- VS Code commands (contributed in package.json, implemented by the extension) ---------
 COMMANDS: Final[dict[str, str]] = {
@@ -261,4 +263,6 @@ ENVELOPES: Final[list[type]] = [
     RunMetricsParams,
     RunStatusParams,
     *EXPLORER_ENVELOPES,
+    *REGISTRY_ENVELOPES,
+    *MONITOR_ENVELOPES,
 ]

@@ -1,7 +1,7 @@
 """Model registry requests for the Models view: list, register a run's model, move aliases.
 
-Thin adapters over `mlworkbench.model_registry`: parse, call, convert. Writes change a store
-other tools (and people) rely on, so they are refused until the workspace is trusted.
+Thin adapters over `mlworkbench.registry.model_registry`: parse, call, convert. Writes change a
+store other tools (and people) rely on, so they are refused until the workspace is trusted.
 """
 
 from __future__ import annotations
@@ -18,14 +18,14 @@ if TYPE_CHECKING:
 def register(server: WorkbenchServer) -> None:
     @request(server, REQUESTS["LIST_MODELS"], Trust.READ_LOCAL)
     def list_models(ls: WorkbenchServer, params: Any) -> dict[str, object]:
-        from mlworkbench import model_registry
+        from mlworkbench.registry import model_registry
 
         models = model_registry.list_models(workspace_of(params), tracking_uri=ls.tracking_uri)
         return {"models": [model.to_dict() for model in models]}
 
     @request(server, REQUESTS["REGISTER_MODEL"], Trust.WRITE, refused="register models")
     def register_model(ls: WorkbenchServer, params: Any) -> dict[str, object]:
-        from mlworkbench import model_registry
+        from mlworkbench.registry import model_registry
 
         version = model_registry.register_model(
             workspace_of(params),
@@ -38,7 +38,7 @@ def register(server: WorkbenchServer) -> None:
 
     @request(server, REQUESTS["SET_MODEL_ALIAS"], Trust.WRITE, refused="change model aliases")
     def set_model_alias(ls: WorkbenchServer, params: Any) -> dict[str, object]:
-        from mlworkbench import model_registry
+        from mlworkbench.registry import model_registry
 
         model = model_registry.set_alias(
             workspace_of(params),
@@ -51,7 +51,7 @@ def register(server: WorkbenchServer) -> None:
 
     @request(server, REQUESTS["DELETE_MODEL_ALIAS"], Trust.WRITE, refused="change model aliases")
     def delete_model_alias(ls: WorkbenchServer, params: Any) -> dict[str, object]:
-        from mlworkbench import model_registry
+        from mlworkbench.registry import model_registry
 
         model = model_registry.delete_alias(
             workspace_of(params), str(params.name), str(params.alias), tracking_uri=ls.tracking_uri

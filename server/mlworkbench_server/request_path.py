@@ -27,7 +27,7 @@ from pygls.exceptions import JsonRpcException
 from pygls.uris import to_fs_path
 
 from mlworkbench.errors import MlWorkbenchError
-from mlworkbench.network_access import local_only
+from mlworkbench.tracking.network_access import local_only
 from mlworkbench_server.errors import to_lsp_error
 from mlworkbench_server.protocol import ERROR_CODES
 

@@ -1,6 +1,6 @@
 """One run from the editor: its details, its artifacts (checked paths only) and its edits.
 
-Thin adapters over `mlworkbench.run_details`, `artifact_access` and `run_edits`: parse the
+Thin adapters over `mlworkbench.explorer.run_details`, `artifact_access` and `run_edits`: parse the
 params, call the library in a worker thread, convert. Edits change the user's store, so
 Restricted Mode refuses them; reads are allowed there as the Runs view itself is, kept to files
 on this machine (a run whose artifacts live elsewhere is refused, see `request_path`).
@@ -16,14 +16,14 @@ from mlworkbench_server.protocol import REQUESTS
 from mlworkbench_server.request_path import Trust, request, workspace_of
 
 if TYPE_CHECKING:
-    from mlworkbench.run_details import RunDetails
+    from mlworkbench.explorer.run_details import RunDetails
     from mlworkbench_server.server import WorkbenchServer
 
 
 def edit_run(ls: WorkbenchServer, params: Any) -> RunDetails:
     """Apply one edit action; the run's details afterwards (the request path checked trust)."""
-    from mlworkbench import run_edits
     from mlworkbench.errors import InvalidRunEditError
+    from mlworkbench.explorer import run_edits
 
     workspace, run_id, uri = workspace_of(params), str(params.runId), ls.tracking_uri
     action = getattr(params, "action", None)
@@ -68,14 +68,14 @@ def edit_run(ls: WorkbenchServer, params: Any) -> RunDetails:
 def register(server: WorkbenchServer) -> None:
     @request(server, REQUESTS["RUN_DETAILS"], Trust.READ_LOCAL)
     def run_details(ls: WorkbenchServer, params: Any) -> dict[str, object]:
-        from mlworkbench.run_details import get_run_details
+        from mlworkbench.explorer.run_details import get_run_details
 
         workspace, run_id = workspace_of(params), str(params.runId)
         return get_run_details(workspace, run_id, tracking_uri=ls.tracking_uri).to_dict()
 
     @request(server, REQUESTS["LIST_ARTIFACTS"], Trust.READ_LOCAL)
     def list_artifacts(ls: WorkbenchServer, params: Any) -> dict[str, object]:
-        from mlworkbench.run_details import list_artifacts
+        from mlworkbench.explorer.run_details import list_artifacts
 
         workspace, run_id = workspace_of(params), str(params.runId)
         path = getattr(params, "path", None) or None
@@ -84,8 +84,8 @@ def register(server: WorkbenchServer) -> None:
 
     @request(server, REQUESTS["RESOLVE_ARTIFACT"], Trust.READ_LOCAL)
     def resolve_artifact(ls: WorkbenchServer, params: Any) -> dict[str, object]:
-        from mlworkbench.artifact_access import resolve_artifact
-        from mlworkbench.run_models import resolve_model_file
+        from mlworkbench.explorer.artifact_access import resolve_artifact
+        from mlworkbench.explorer.run_models import resolve_model_file
 
         workspace, run_id = workspace_of(params), str(params.runId)
         path = getattr(params, "path", None)

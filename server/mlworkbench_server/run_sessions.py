@@ -1,6 +1,6 @@
 """Training runs started from the editor: start, stream, cancel, and list them.
 
-The run itself is the library's (`mlworkbench.runs.launcher`); this module only moves its
+The run itself is the library's (`mlworkbench.launch.launcher`); this module only moves its
 output and metrics to the client as batched notifications and keeps handles for cancel. All
 MLflow work happens in worker threads: the server's loop never waits on a training script.
 """
@@ -17,13 +17,13 @@ from lsprotocol import types
 from pygls.exceptions import JsonRpcException
 from pygls.uris import to_fs_path
 
-from mlworkbench.run_listing import primary_metric
+from mlworkbench.explorer.run_listing import primary_metric
 from mlworkbench_server.errors import to_lsp_error
 from mlworkbench_server.protocol import ERROR_CODES, NOTIFICATIONS, REQUESTS
 from mlworkbench_server.request_path import Trust, request, untrusted_error, workspace_of
 
 if TYPE_CHECKING:
-    from mlworkbench.runs.launcher import MetricPoint, RunHandle
+    from mlworkbench.launch.launcher import MetricPoint, RunHandle
     from mlworkbench_server.server import WorkbenchServer
 
 FLUSH_INTERVAL_S = 0.1
@@ -87,7 +87,7 @@ class RunSessions:
 
     def start(self, params: Any) -> dict[str, object]:
         from mlworkbench.errors import MlWorkbenchError
-        from mlworkbench.runs.launcher import start_run
+        from mlworkbench.launch.launcher import start_run
 
         script, workspace = launch_target(self._server, params)
         try:
@@ -181,8 +181,8 @@ def reconcile_stale(server: WorkbenchServer, folders: list[Path]) -> None:
     `initialized`, and only where a store exists.
     """
     from mlworkbench.errors import MlWorkbenchError
-    from mlworkbench.runs.launcher import resolve_tracking_uri
-    from mlworkbench.runs.reconcile import reconcile_stale_runs
+    from mlworkbench.launch.reconcile import reconcile_stale_runs
+    from mlworkbench.tracking.tracking_uri import resolve_tracking_uri
 
     uris = {resolve_tracking_uri(folder, server.tracking_uri) for folder in folders}
     for uri in sorted(uris):
@@ -210,7 +210,7 @@ def register(server: WorkbenchServer) -> None:
 
     @request(server, REQUESTS["PREPARE_DEBUG_RUN"], Trust.EXECUTE, refused="run scripts")
     def prepare_debug_run(ls: WorkbenchServer, params: Any) -> dict[str, object]:
-        from mlworkbench.runs.launcher import debug_launch
+        from mlworkbench.launch.launcher import debug_launch
 
         script, workspace = launch_target(ls, params)
         return debug_launch(
@@ -228,7 +228,7 @@ def register(server: WorkbenchServer) -> None:
 
     @request(server, REQUESTS["LIST_RUNS"], Trust.READ_LOCAL)
     def list_runs(ls: WorkbenchServer, params: Any) -> dict[str, object]:
-        from mlworkbench.run_listing import list_runs
+        from mlworkbench.explorer.run_listing import list_runs
 
         runs = list_runs(workspace_of(params), tracking_uri=ls.tracking_uri, max_results=200)
         if ls.script_runs.update(runs):

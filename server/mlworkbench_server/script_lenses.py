@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 
 from lsprotocol import types
 
-from mlworkbench.script_analysis import FRAMEWORK_LABELS, ScriptAnalysis
+from mlworkbench.analysis.script_analysis import FRAMEWORK_LABELS, ScriptAnalysis
 from mlworkbench_server.protocol import COMMANDS
 from mlworkbench_server.script_runs import ScriptRuns, lens_title
 

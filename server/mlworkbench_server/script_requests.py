@@ -28,7 +28,7 @@ def register(server: WorkbenchServer) -> None:
 
         from pygls.uris import to_fs_path
 
-        from mlworkbench.script_analysis import analyze_file
+        from mlworkbench.analysis.script_analysis import analyze_file
 
         path = to_fs_path(uri)
         return analyze_file(Path(path or uri)).to_dict()

@@ -11,7 +11,7 @@ import threading
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from mlworkbench.run_listing import RunSummary
+from mlworkbench.explorer.run_listing import RunSummary
 
 
 @dataclass(frozen=True)

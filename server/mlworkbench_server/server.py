@@ -53,14 +53,14 @@ class WorkbenchServer(LanguageServer):
         """pygls's `thread()`, but the worker first imports MLflow whole, under a lock.
 
         Handlers that run in threads are the ones that touch MLflow; concurrent first imports
-        of its parts can deadlock (see `mlworkbench.mlflow_import`).
+        of its parts can deadlock (see `mlworkbench.tracking.mlflow_import`).
         """
         mark = super().thread()
 
         def decorator(handler: F) -> F:
             @functools.wraps(handler)
             def imported_first(*args: Any, **kwargs: Any) -> Any:
-                from mlworkbench.mlflow_import import ensure_mlflow_imported
+                from mlworkbench.tracking.mlflow_import import ensure_mlflow_imported
 
                 ensure_mlflow_imported()
                 return handler(*args, **kwargs)
@@ -95,7 +95,7 @@ class WorkbenchServer(LanguageServer):
             return None
 
         def run_tasks() -> None:
-            from mlworkbench.mlflow_import import ensure_mlflow_imported
+            from mlworkbench.tracking.mlflow_import import ensure_mlflow_imported
             from mlworkbench_server.request_path import Trust, trust_policy
 
             ensure_mlflow_imported()  # this thread races the first requests for MLflow

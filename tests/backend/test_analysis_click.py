@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import textwrap
 
-from mlworkbench.script_analysis import ScriptAnalysis, ScriptParameter, analyze_source
+from mlworkbench.analysis.script_analysis import ScriptAnalysis, ScriptParameter, analyze_source
 
 
 def analyze(code: str) -> ScriptAnalysis:

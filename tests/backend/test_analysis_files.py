@@ -7,13 +7,13 @@ from pathlib import Path
 
 import pytest
 
+from mlworkbench.analysis.script_analysis import SyntaxProblem, analyze_file, analyze_source
 from mlworkbench.errors import (
     MlWorkbenchError,
     ScriptNotDecodableError,
     ScriptNotFoundError,
     ScriptNotReadableError,
 )
-from mlworkbench.script_analysis import SyntaxProblem, analyze_file, analyze_source
 
 DEMO = Path(__file__).resolve().parents[2] / "demo"
 

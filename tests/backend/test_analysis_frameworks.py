@@ -6,7 +6,7 @@ import textwrap
 
 import pytest
 
-from mlworkbench.script_analysis import FRAMEWORK_LABELS, analyze_source
+from mlworkbench.analysis.script_analysis import FRAMEWORK_LABELS, analyze_source
 
 
 def frameworks(code: str) -> list[str]:

@@ -7,7 +7,7 @@ import textwrap
 
 import pytest
 
-from mlworkbench.script_analysis import ScriptAnalysis, analyze_source
+from mlworkbench.analysis.script_analysis import ScriptAnalysis, analyze_source
 
 
 def analyze(code: str) -> ScriptAnalysis:

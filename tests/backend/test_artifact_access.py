@@ -12,14 +12,14 @@ import pytest
 from artifact_server import ArtifactServer, serve_artifacts
 from run_details_store import Store, make_store
 
-from mlworkbench.artifact_access import ResolvedArtifact, resolve_artifact
 from mlworkbench.errors import (
     ArtifactNotFoundError,
     ArtifactPathRefusedError,
     PrivateFolderRefusedError,
     RunNotFoundError,
 )
-from mlworkbench.private_dirs import CACHE_PREFIX, checked_cache_dir
+from mlworkbench.explorer.artifact_access import ResolvedArtifact, resolve_artifact
+from mlworkbench.tracking.private_dirs import CACHE_PREFIX, checked_cache_dir
 
 
 @pytest.fixture(autouse=True)
@@ -267,7 +267,7 @@ def test_a_download_never_writes_through_a_symlink_the_repository_planted(
 def test_tensorboard_event_files_are_downloaded_into_the_private_cache(
     remote: tuple[str, str], tmp_path: Path, plant: str
 ) -> None:
-    from mlworkbench.monitor_servers import run_logdir
+    from mlworkbench.monitor.monitor_servers import run_logdir
 
     run_id, uri = remote
     workspace, git = _repository(tmp_path, run_id, plant)

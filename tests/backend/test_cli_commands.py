@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from mlworkbench import __version__
+from mlworkbench.analysis.script_analysis import analyze_file
 from mlworkbench.cli import main
-from mlworkbench.script_analysis import analyze_file
 
 DEMO = Path(__file__).resolve().parents[2] / "demo"
 CONSOLE_SCRIPT = Path(sys.executable).parent / "mlworkbench"

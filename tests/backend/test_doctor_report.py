@@ -10,15 +10,15 @@ from pathlib import Path
 
 import pytest
 
-from mlworkbench import doctor
-from mlworkbench.doctor import (
+from mlworkbench.errors import UnknownExtraError
+from mlworkbench.setup import doctor
+from mlworkbench.setup.doctor import (
     EXTRAS,
     PackageStatus,
-    default_tracking_uri,
     resolve_extras,
     run_doctor,
 )
-from mlworkbench.errors import UnknownExtraError
+from mlworkbench.tracking.tracking_uri import default_tracking_uri
 
 SITE_PACKAGES = str(distribution("mlflow").locate_file(""))
 
@@ -169,7 +169,7 @@ def test_to_dict_is_json_able() -> None:
 def test_the_doctor_imports_none_of_the_packages_it_checks() -> None:
     code = (
         "import sys\n"
-        "from mlworkbench.doctor import run_doctor\n"
+        "from mlworkbench.setup.doctor import run_doctor\n"
         "run_doctor(['all'])\n"
         "print(sorted({'mlflow', 'sklearn', 'docker'} & set(sys.modules)))\n"
     )

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from mlworkbench.gc_pause import collector_paused
+from mlworkbench.tracking.gc_pause import collector_paused
 
 
 @pytest.fixture(autouse=True)
@@ -78,7 +78,7 @@ def test_overlapping_pauses_in_threads_resume_when_the_last_ends() -> None:
 def test_the_run_cache_reads_the_store_with_the_collector_paused(tmp_path: Path) -> None:
     from mlflow.tracking import MlflowClient
 
-    from mlworkbench.run_cache import RunCache
+    from mlworkbench.explorer.run_cache import RunCache
 
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
     client = MlflowClient(uri)

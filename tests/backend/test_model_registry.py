@@ -15,8 +15,8 @@ from typing import Any
 import pytest
 
 from mlworkbench.errors import RunNotFoundError
-from mlworkbench.model_registry import delete_alias, list_models, register_model, set_alias
-from mlworkbench.registry_errors import (
+from mlworkbench.registry.model_registry import delete_alias, list_models, register_model, set_alias
+from mlworkbench.registry.registry_errors import (
     InvalidModelNameError,
     ModelNotFoundError,
     NoModelInRunError,

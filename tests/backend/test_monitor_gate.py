@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 
-from mlworkbench.monitor_gate import TOKEN_PARAM, MonitorGate, private_socket
+from mlworkbench.monitor.monitor_gate import TOKEN_PARAM, MonitorGate, private_socket
 
 BIG = 48 * 1024 * 1024  # larger than any buffer a proxy should hold
 

@@ -32,10 +32,10 @@ from pathlib import Path
 import pytest
 
 from mlworkbench.errors import RunNotFoundError
-from mlworkbench.monitor_servers import MonitorInfo, MonitorManager, free_port
-from mlworkbench.registry_errors import MonitorStartError, NoEventFilesError
-from mlworkbench.runs.child.proc_info import session_members
-from mlworkbench.runs.process_group import group_alive
+from mlworkbench.launch.child.proc_info import session_members
+from mlworkbench.launch.process_group import group_alive
+from mlworkbench.monitor.monitor_errors import MonitorStartError, NoEventFilesError
+from mlworkbench.monitor.monitor_servers import MonitorInfo, MonitorManager, free_port
 
 
 def _port(url: str) -> int:
@@ -468,7 +468,7 @@ def test_a_server_that_does_not_answer_in_time_is_stopped(workspace: Path) -> No
     ],
 )
 def test_extra_host_names_are_plain_host_and_port(host: str, ok: bool) -> None:
-    from mlworkbench.monitor_servers import check_host
+    from mlworkbench.monitor.monitor_servers import check_host
 
     if ok:
         assert check_host(host) == host

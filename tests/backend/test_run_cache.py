@@ -17,8 +17,8 @@ import pytest
 from run_cache_store import VariedStore, build_varied_store, copy_store
 
 from mlworkbench.errors import ExperimentDeletedError, InvalidFilterError, UnknownExperimentError
-from mlworkbench.run_cache import RunCache
-from mlworkbench.run_filter import search_runs_filtered, to_mlflow_filters
+from mlworkbench.explorer.run_cache import RunCache
+from mlworkbench.explorer.run_filter import search_runs_filtered, to_mlflow_filters
 
 
 @pytest.fixture(scope="module")
@@ -94,7 +94,7 @@ ORDERS = [
 
 def mlflow_order(varied: VariedStore, ids: list[str], order: str | None) -> list[str]:
     """MLflow's own order for exactly these runs: one query, no merge in Python."""
-    from mlworkbench.run_filter import parse_order_by
+    from mlworkbench.explorer.run_filter import parse_order_by
 
     if not ids:
         return []
@@ -292,7 +292,7 @@ def test_an_edit_elsewhere_hidden_by_new_runs_is_caught_by_the_periodic_whole_re
     store.client.update_run(finished.run_id, name="renamed-again")
     store.client.create_run(store.active[0], run_name="newer", start_time=4_000_000)
     later = time.monotonic() + 61.0  # a minute on: the whole read is due
-    monkeypatch.setattr("mlworkbench.run_cache.time.monotonic", lambda: later)
+    monkeypatch.setattr("mlworkbench.explorer.run_cache.time.monotonic", lambda: later)
     page = periodic.query(filter="attributes.run_name = 'renamed-again'")
     assert [r.run_id for r in page.runs] == [finished.run_id]
     assert periodic.query(filter="attributes.run_name = 'newer'").total == 1

@@ -23,8 +23,8 @@ from scripts.run_support import (
     write_script,
 )
 
-from mlworkbench.runs.child.proc_info import boot_id, start_time
-from mlworkbench.runs.launcher import reconcile_stale_runs, start_run
+from mlworkbench.launch.child.proc_info import boot_id, start_time
+from mlworkbench.launch.launcher import reconcile_stale_runs, start_run
 
 
 @pytest.fixture

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 import pytest
 
 from mlworkbench.errors import RunNotFoundError
-from mlworkbench.run_compare import (
+from mlworkbench.explorer.run_compare import (
     MAX_RUNS,
     NoRunsToCompareError,
     TooManyRunsError,

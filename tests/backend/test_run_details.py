@@ -16,7 +16,7 @@ from mlworkbench.errors import (
     RunNotFoundError,
     TrackingStoreTooNewError,
 )
-from mlworkbench.run_details import ArtifactEntry, get_run_details, list_artifacts
+from mlworkbench.explorer.run_details import ArtifactEntry, get_run_details, list_artifacts
 
 
 @pytest.fixture(autouse=True)
@@ -68,7 +68,7 @@ def test_a_run_without_workbench_tags_has_no_args_log_note_or_models(store: Stor
 
 
 def test_args_fall_back_to_the_command_tag_and_ignore_garbage() -> None:
-    from mlworkbench.run_details import script_args
+    from mlworkbench.explorer.run_details import script_args
 
     assert script_args({"mlworkbench.command": '["py", "t.py", "--x", "1"]'}) == ["--x", "1"]
     assert script_args({"mlworkbench.argv": "not json", "mlworkbench.command": "[1]"}) is None

@@ -8,8 +8,8 @@ import pytest
 from run_details_store import Store, copy_store, make_store
 
 from mlworkbench.errors import ExperimentDeletedError, InvalidRunEditError, RunNotFoundError
-from mlworkbench.run_details import get_run_details
-from mlworkbench.run_edits import (
+from mlworkbench.explorer.run_details import get_run_details
+from mlworkbench.explorer.run_edits import (
     delete_run,
     edit_tags,
     remove_tag,

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 import pytest
 
 from mlworkbench.errors import InvalidFilterError
-from mlworkbench.run_filter import (
+from mlworkbench.explorer.run_filter import (
     MAX_DISJUNCTS,
     parse_order_by,
     search_runs_filtered,

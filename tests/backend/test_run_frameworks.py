@@ -13,7 +13,7 @@ from scripts.run_support import (
     make_workspace,
 )
 
-from mlworkbench.runs.launcher import MetricPoint, start_run
+from mlworkbench.launch.launcher import MetricPoint, start_run
 
 
 @pytest.fixture

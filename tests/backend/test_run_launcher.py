@@ -19,7 +19,7 @@ from scripts.run_support import (
     write_script,
 )
 
-from mlworkbench.runs.launcher import RunResult, start_run
+from mlworkbench.launch.launcher import RunResult, start_run
 
 
 @pytest.fixture

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from mlworkbench.errors import TrackingStoreCorruptError
-from mlworkbench.run_listing import list_runs, primary_metric
+from mlworkbench.explorer.run_listing import list_runs, primary_metric
 
 
 def test_primary_metric_prefers_what_people_mean_by_score() -> None:

@@ -14,8 +14,8 @@ from artifact_server import serve_artifacts
 from run_details_store import Store, make_store
 
 from mlworkbench.errors import ArtifactNotFoundError, ArtifactPathRefusedError, RunNotFoundError
-from mlworkbench.private_dirs import CACHE_PREFIX
-from mlworkbench.run_models import resolve_model_file
+from mlworkbench.explorer.run_models import resolve_model_file
+from mlworkbench.tracking.private_dirs import CACHE_PREFIX
 
 
 @pytest.fixture(scope="module")

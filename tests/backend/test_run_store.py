@@ -32,8 +32,9 @@ from mlworkbench.errors import (
     TrackingStoreReadOnlyError,
     TrackingUnavailableError,
 )
-from mlworkbench.runs.child.retry import call_with_retry, is_sqlite_busy
-from mlworkbench.runs.launcher import RunResult, resolve_tracking_uri, start_run
+from mlworkbench.launch.child.retry import call_with_retry, is_sqlite_busy
+from mlworkbench.launch.launcher import RunResult, start_run
+from mlworkbench.tracking.tracking_uri import resolve_tracking_uri
 
 
 @pytest.fixture
@@ -256,7 +257,7 @@ def test_the_store_lock_lives_where_only_this_user_can_write(
 ) -> None:
     """$XDG_RUNTIME_DIR when it is a private folder of ours, else `<temp>/mlworkbench-<uid>`;
     and a symlink planted at the lock's name is refused instead of followed."""
-    from mlworkbench.runs.child.store_open import StoreOpenError, lock_folder, store_lock
+    from mlworkbench.launch.child.store_open import StoreOpenError, lock_folder, store_lock
 
     temp = tmp_path / "tmp"
     temp.mkdir()

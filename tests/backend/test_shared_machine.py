@@ -19,8 +19,9 @@ import pytest
 from scripts.run_support import client_for, make_workspace, write_script
 
 from mlworkbench.errors import RunStartError
-from mlworkbench.runs.launch_plan import RUN_FOLDER_PREFIX
-from mlworkbench.runs.launcher import resolve_tracking_uri, start_run
+from mlworkbench.launch.launch_plan import RUN_FOLDER_PREFIX
+from mlworkbench.launch.launcher import start_run
+from mlworkbench.tracking.tracking_uri import resolve_tracking_uri
 
 NOBODY = 65534
 SCRIPT = "print('trained')\n"

@@ -10,9 +10,9 @@ import pytest
 import requests
 
 from mlworkbench.errors import NetworkRefusedError
-from mlworkbench.network_access import is_local, local_only, network_allowed, require_local
-from mlworkbench.runs.preflight import child_environment
-from mlworkbench.tracking_token import (
+from mlworkbench.launch.preflight import child_environment
+from mlworkbench.tracking.network_access import is_local, local_only, network_allowed, require_local
+from mlworkbench.tracking.tracking_token import (
     AUTH_NAME,
     TOKEN_ENV,
     TOKEN_URI_ENV,

@@ -264,7 +264,7 @@ def _stale_run(workspace: Path) -> str:
     """A RUNNING run whose (made-up, dead) process belongs to this machine: reconcile ends it."""
     from mlflow.tracking import MlflowClient
 
-    from mlworkbench.runs.child.proc_info import boot_id, host_name
+    from mlworkbench.launch.child.proc_info import boot_id, host_name
 
     client = MlflowClient(f"sqlite:///{workspace / 'mlflow.db'}")
     tags = {

@@ -12,7 +12,7 @@ from lsprotocol import types
 from pygls.exceptions import JsonRpcException
 from pytest_lsp import ClientServerConfig, LanguageClient
 
-from mlworkbench.run_details import get_run_details
+from mlworkbench.explorer.run_details import get_run_details
 from mlworkbench_server.protocol import ERROR_CODES, REQUESTS
 from tests.backend.run_details_store import Store, make_store
 

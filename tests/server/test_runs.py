@@ -214,7 +214,7 @@ async def test_a_run_whose_process_died_unrecorded_is_failed_at_start(
     lsp_client = uninitialized
     from mlflow.tracking import MlflowClient
 
-    from mlworkbench.runs.child.proc_info import host_name
+    from mlworkbench.launch.child.proc_info import host_name
 
     store = MlflowClient(f"sqlite:///{tmp_path / 'mlflow.db'}")
     orphan = store.create_run(

@@ -1,9 +1,9 @@
 // Which environment the language server gets for the tracking server's token. Kept free of the
 // `vscode` module so the rule is unit-tested: the token goes to the server only in a trusted
 // workspace, and always with the URI of the one server it belongs to (the server then sends it
-// to that origin only: mlworkbench/tracking_token.py).
+// to that origin only: mlworkbench/tracking/tracking_token.py).
 
-/** The server's variables (names shared with mlworkbench/tracking_token.py). */
+/** The server's variables (names shared with mlworkbench/tracking/tracking_token.py). */
 export const TOKEN_ENV = "MLWORKBENCH_TRACKING_TOKEN";
 export const TOKEN_URI_ENV = "MLWORKBENCH_TRACKING_TOKEN_URI";
 /** MLflow's own variable: never handed over as such (MLflow would send it to any host). */

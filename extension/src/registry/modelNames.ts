@@ -1,5 +1,5 @@
 // Names in the model registry: what the input boxes accept and suggest, checked as the user
-// types with the same rules the library applies (mlworkbench.model_registry), so a bad name is
+// types with the same rules the library applies (mlworkbench.registry.model_registry), so a bad name is
 // caught before a round trip. Pure (no vscode import): unit-tested in extension/test.
 import { ModelVersionInfo, RunSummary } from "../protocol";
 

@@ -4,8 +4,8 @@ import * as path from "path";
 import * as vscode from "vscode";
 import { Commands, FRAMEWORK_LABELS, Requests, ScriptAnalysis } from "../protocol";
 import { ServerManager } from "../common/serverManager";
-import { RunController } from "../runs/runController";
-import { askRunArguments } from "../runs/runWithForm";
+import { RunController } from "../launch/runController";
+import { askRunArguments } from "../launch/runWithForm";
 
 export function targetUri(arg: unknown): vscode.Uri | undefined {
   if (arg instanceof vscode.Uri) {

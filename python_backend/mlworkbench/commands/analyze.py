@@ -11,9 +11,9 @@ import json
 import sys
 from pathlib import Path
 
+from mlworkbench.analysis.script_analysis import FRAMEWORK_LABELS, ScriptAnalysis, analyze_file
 from mlworkbench.commands import Subcommand
 from mlworkbench.commands.text_table import render_table
-from mlworkbench.script_analysis import FRAMEWORK_LABELS, ScriptAnalysis, analyze_file
 
 
 def _configure(parser: argparse.ArgumentParser) -> None:

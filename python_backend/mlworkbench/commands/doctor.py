@@ -12,7 +12,7 @@ from pathlib import Path
 
 from mlworkbench.commands import Subcommand
 from mlworkbench.commands.text_table import render_table
-from mlworkbench.doctor import DEFAULT_EXTRAS, EXTRAS, MIN_PYTHON, DoctorReport, run_doctor
+from mlworkbench.setup.doctor import DEFAULT_EXTRAS, EXTRAS, MIN_PYTHON, DoctorReport, run_doctor
 
 
 def _configure(parser: argparse.ArgumentParser) -> None:

@@ -88,7 +88,7 @@ def _writer(stream: TextIO) -> Callable[[str], None]:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from mlworkbench.runs.launcher import start_run
+    from mlworkbench.launch.launcher import start_run
 
     script_args = split_rest(args)
     workspace = (args.workspace or Path.cwd()).resolve()

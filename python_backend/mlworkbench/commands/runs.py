@@ -66,7 +66,7 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def _list(args: argparse.Namespace) -> int:
-    from mlworkbench.run_listing import list_runs
+    from mlworkbench.explorer.run_listing import list_runs
 
     workspace = (args.workspace or Path.cwd()).resolve()
     runs = list_runs(

@@ -54,8 +54,8 @@ def configure(actions: argparse._SubParsersAction) -> None:  # type: ignore[type
 
 
 def run(args: argparse.Namespace) -> int:
-    from mlworkbench.run_compare import compare_runs, compare_table_csv
-    from mlworkbench.run_lookup import resolve_run_id
+    from mlworkbench.explorer.run_compare import compare_runs, compare_table_csv
+    from mlworkbench.explorer.run_lookup import resolve_run_id
 
     workspace = (args.workspace or Path.cwd()).resolve()
     run_ids = [resolve_run_id(workspace, text) for text in args.run_ids]

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 from mlworkbench.commands.runs_show import add_action, print_json, target
 
 if TYPE_CHECKING:
-    from mlworkbench.run_details import RunDetails
+    from mlworkbench.explorer.run_details import RunDetails
 
 
 def configure(actions: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -31,7 +31,7 @@ def configure(actions: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
 
 
 def _rename(args: argparse.Namespace) -> int:
-    from mlworkbench.run_edits import rename_run
+    from mlworkbench.explorer.run_edits import rename_run
 
     workspace, run_id = target(args)
     details = rename_run(workspace, run_id, args.name)
@@ -39,7 +39,7 @@ def _rename(args: argparse.Namespace) -> int:
 
 
 def _note(args: argparse.Namespace) -> int:
-    from mlworkbench.run_edits import set_note
+    from mlworkbench.explorer.run_edits import set_note
 
     text = sys.stdin.read().rstrip("\n") if args.text == "-" else args.text
     workspace, run_id = target(args)
@@ -50,7 +50,7 @@ def _note(args: argparse.Namespace) -> int:
 
 def _tag(args: argparse.Namespace) -> int:
     from mlworkbench.errors import InvalidRunEditError
-    from mlworkbench.run_edits import edit_tags
+    from mlworkbench.explorer.run_edits import edit_tags
 
     pairs: dict[str, str] = {}
     for pair in args.pairs:
@@ -65,7 +65,7 @@ def _tag(args: argparse.Namespace) -> int:
 
 
 def _delete(args: argparse.Namespace) -> int:
-    from mlworkbench.run_edits import delete_run
+    from mlworkbench.explorer.run_edits import delete_run
 
     workspace, run_id = target(args)
     details = delete_run(workspace, run_id)
@@ -74,7 +74,7 @@ def _delete(args: argparse.Namespace) -> int:
 
 
 def _restore(args: argparse.Namespace) -> int:
-    from mlworkbench.run_edits import restore_run
+    from mlworkbench.explorer.run_edits import restore_run
 
     workspace, run_id = target(args)
     return _report(args, restore_run(workspace, run_id), f"restored run {run_id}")

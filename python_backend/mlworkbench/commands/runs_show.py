@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from mlworkbench.run_details import ArtifactEntry, RunDetails
+    from mlworkbench.explorer.run_details import ArtifactEntry, RunDetails
 
 # `show` lists at most this many artifacts, walking at most this deep, so a run that logged
 # thousands of files still prints promptly.
@@ -42,7 +42,7 @@ def add_action(
 
 def target(args: argparse.Namespace) -> tuple[Path, str]:
     """The workspace and the full run id the action works on."""
-    from mlworkbench.run_lookup import resolve_run_id
+    from mlworkbench.explorer.run_lookup import resolve_run_id
 
     workspace: Path = (args.workspace or Path.cwd()).resolve()
     return workspace, resolve_run_id(workspace, args.run)
@@ -57,8 +57,8 @@ def configure(actions: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
 
 
 def _show(args: argparse.Namespace) -> int:
-    from mlworkbench.run_details import details_of, list_entries
-    from mlworkbench.run_lookup import open_run
+    from mlworkbench.explorer.run_details import details_of, list_entries
+    from mlworkbench.explorer.run_lookup import open_run
 
     workspace, run_id = target(args)
     client, run, experiment = open_run(workspace, run_id)

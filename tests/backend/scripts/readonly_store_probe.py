@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 from mlworkbench.errors import MlWorkbenchError
-from mlworkbench.runs.launcher import start_run
+from mlworkbench.launch.launcher import start_run
 
 workspace, script = Path(sys.argv[1]), Path(sys.argv[2])
 subprocess.run(["mount", "--make-rprivate", "/"], check=True)

@@ -1,0 +1,1 @@
+"""The run explorer: pages, filters, details, artifacts, edits and comparisons of tracked runs."""

@@ -1,0 +1,388 @@
+"""An in-memory summary of a tracking store's runs, so the Runs view pages fast on 10,000 runs.
+
+`search_runs` costs a query per page and a full scan per filter; the view asks for pages on every
+scroll, sort and keystroke. The cache reads the store once through MLflow's client, answers
+queries in Python with exactly MLflow's semantics (`run_cache_match`), and keeps itself fresh
+incrementally: each query first checks cheaply whether the store changed (for SQLite the stat of
+`mlflow.db` and its `-wal` plus the header's change counter; for other stores a short TTL), and
+then re-reads only runs started since the newest known start, runs it holds as RUNNING and runs
+passed to `mark_stale`. A change nothing of that explains (an edit from the MLflow UI, a
+deletion elsewhere) or `mark_stale(None)` reloads everything in the same call; so does a change
+once a minute (or 20 reads' time, for large stores), which catches an edit elsewhere that new
+runs logging at the same moment would otherwise hide.
+
+Metrics a run logged as NaN are left out of the pages' run summaries: JSON has no NaN, and the
+Runs view shows a missing value the same way. Filters and orders still see them as MLflow does.
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+import threading
+import time
+from collections import OrderedDict
+from dataclasses import asdict, dataclass
+from typing import TYPE_CHECKING
+
+from mlworkbench.explorer.run_cache_match import (
+    CachedRun,
+    cached_run,
+    compile_filter,
+    same_run,
+    sort_cached,
+)
+from mlworkbench.explorer.run_filter import OrderKey, parse_order_by
+from mlworkbench.explorer.run_listing import TAG_PREFIX, RunSummary, _int_or_none, primary_metric
+from mlworkbench.tracking.gc_pause import collector_paused
+
+if TYPE_CHECKING:
+    from mlflow.tracking import MlflowClient
+
+_PAGE = 50_000  # MLflow's largest search page
+_ID_CHUNK = 100  # run ids per `attributes.run_id IN (...)` query
+_MEMO = 16  # query results kept per generation of the data
+_LIVE = ("RUNNING", "SCHEDULED")  # statuses whose runs may still change: re-read on a change
+
+
+@dataclass(frozen=True)
+class ExperimentInfo:
+    experiment_id: str
+    name: str
+    lifecycle_stage: str
+    run_count: int  # active runs
+
+
+@dataclass(frozen=True)
+class RunPage:
+    runs: list[RunSummary]
+    total: int  # runs matching the query
+    next_offset: int | None  # None when this is the last page
+    scripts: list[str]  # distinct RunSummary.script values among all matches
+    deleted_run_ids: list[str]  # runs on this page that are deleted (a `deleted` query)
+
+    def to_dict(self) -> dict[str, object]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class _Experiment:
+    name: str
+    lifecycle_stage: str
+
+
+_Signature = tuple[object, ...] | None
+
+
+class RunCache:
+    """The runs of one tracking URI; every method is safe to call from several threads."""
+
+    def __init__(self, tracking_uri: str, *, ttl_s: float = 2.0, full_reload_s: float = 60.0):
+        from mlworkbench.launch.child.store_open import sqlite_path
+
+        self.tracking_uri = tracking_uri
+        self._db = sqlite_path(tracking_uri)
+        self._ttl_s = ttl_s  # stores that cannot be stat'ed: how long a read counts as fresh
+        self._full_reload_s = full_reload_s  # how often any store is read whole while it changes
+        self._lock = threading.RLock()
+        self._client: MlflowClient | None = None
+        self._runs: dict[str, CachedRun] = {}
+        self._experiments: dict[str, _Experiment] = {}
+        self._loaded = False
+        self._signature: _Signature = None
+        self._checked_at = 0.0
+        self._full_at = 0.0
+        self._full_cost_s = 0.0  # how long the last whole read took
+        self._generation = 0
+        self._memo: OrderedDict[tuple[object, ...], tuple[int, list[CachedRun], list[str]]] = (
+            OrderedDict()
+        )
+        self._stale_lock = threading.Lock()
+        self._stale: set[str] = set()
+        self._stale_all = False
+        self.full_reloads = 0  # how often the whole store was read (tests and benches look)
+
+    # --- public API -----------------------------------------------------------------------
+
+    def query(
+        self,
+        *,
+        filter: str | None = None,
+        order_by: str | None = None,
+        experiment_id: str | None = None,
+        offset: int = 0,
+        limit: int = 100,
+        deleted: bool = False,
+    ) -> RunPage:
+        """One page of the runs matching `filter`, in `order_by`'s order (default: newest first).
+
+        `deleted` lists only deleted runs (MLflow's DELETED_ONLY view). Errors: InvalidFilterError
+        (filter or order key, with its position), UnknownExperimentError, or the deleted-experiment
+        error.
+        """
+        if offset < 0 or limit < 1:
+            raise ValueError(f"offset must be >= 0 and limit >= 1, got {offset} and {limit}")
+        order = _order_key(order_by)
+        if order == OrderKey("attributes", "start_time", ascending=False):
+            order = None  # MLflow's default order, spelled out
+        compile_filter(filter)  # an invalid filter fails before the store is read
+        with self._lock:
+            self._refresh()
+            if experiment_id is not None:
+                self._check_experiment(experiment_id)
+            matches, scripts = self._matches(filter or "", order, experiment_id, deleted)
+            window = matches[offset : offset + limit]
+            end = offset + len(window)
+            return RunPage(
+                runs=[self._summary(run) for run in window],
+                total=len(matches),
+                next_offset=end if end < len(matches) else None,
+                scripts=scripts,
+                deleted_run_ids=[r.run_id for r in window if r.lifecycle_stage != "active"],
+            )
+
+    def experiments(self) -> list[ExperimentInfo]:
+        """Every experiment (active first, then deleted; by name) with its active run count."""
+        with self._lock:
+            self._refresh()
+            counts: dict[str, int] = {}
+            for run in self._runs.values():
+                if run.lifecycle_stage == "active":
+                    counts[run.experiment_id] = counts.get(run.experiment_id, 0) + 1
+            infos = [
+                ExperimentInfo(i, e.name, e.lifecycle_stage, counts.get(i, 0))
+                for i, e in self._experiments.items()
+            ]
+        return sorted(infos, key=lambda e: (e.lifecycle_stage != "active", e.name, e.experiment_id))
+
+    def mark_stale(self, run_id: str | None) -> None:
+        """The next query re-reads this run (None: everything may have changed)."""
+        with self._stale_lock:
+            if run_id is None:
+                self._stale_all = True
+            else:
+                self._stale.add(run_id)
+
+    # --- queries --------------------------------------------------------------------------
+
+    def _check_experiment(self, experiment_id: str) -> None:
+        from mlworkbench.errors import ExperimentDeletedError, UnknownExperimentError
+
+        experiment = self._experiments.get(experiment_id)
+        if experiment is None:
+            active = sorted(
+                e.name for e in self._experiments.values() if e.lifecycle_stage == "active"
+            )
+            raise UnknownExperimentError(experiment_id, active)
+        if experiment.lifecycle_stage != "active":
+            raise ExperimentDeletedError(experiment_id, experiment.name)
+
+    def _matches(
+        self, query: str, order: OrderKey | None, experiment_id: str | None, deleted: bool
+    ) -> tuple[list[CachedRun], list[str]]:
+        key = (query, order, experiment_id, deleted)
+        memo = self._memo.get(key)
+        if memo is not None and memo[0] == self._generation:
+            self._memo.move_to_end(key)
+            return memo[1], memo[2]
+        predicate = compile_filter(query)
+        if experiment_id is not None:
+            experiments = {experiment_id}
+        else:
+            experiments = {i for i, e in self._experiments.items() if e.lifecycle_stage == "active"}
+        matched = [
+            run
+            for run in self._runs.values()
+            if run.experiment_id in experiments
+            and (run.lifecycle_stage != "active") == deleted
+            and predicate(run)
+        ]
+        ordered = sort_cached(matched, order)
+        scripts = sorted({s for run in matched if (s := run.tags.get(TAG_PREFIX + "script"))})
+        self._memo[key] = (self._generation, ordered, scripts)
+        while len(self._memo) > _MEMO:
+            self._memo.popitem(last=False)
+        return ordered, scripts
+
+    def _summary(self, run: CachedRun) -> RunSummary:
+        metrics = {  # JSON-safe: NaN left out, +/-inf (from a remote store) as +/-max double
+            k: math.copysign(sys.float_info.max, v) if math.isinf(v) else v
+            for k, v in run.metrics.items()
+            if not math.isnan(v)
+        }
+        experiment = self._experiments.get(run.experiment_id)
+        return RunSummary(
+            run_id=run.run_id,
+            experiment_id=run.experiment_id,
+            experiment_name=experiment.name if experiment else run.experiment_id,
+            run_name=run.run_name or run.run_id[:8],
+            status=run.status,
+            start_time=run.start_time,
+            end_time=run.end_time,
+            script=run.tags.get(TAG_PREFIX + "script"),
+            metrics=metrics,
+            params=dict(run.params),
+            exit_code=_int_or_none(run.tags.get(TAG_PREFIX + "exit_code")),
+            error_tail=run.tags.get(TAG_PREFIX + "error_tail"),
+            primary_metric=primary_metric(metrics),
+        )
+
+    # --- freshness ------------------------------------------------------------------------
+
+    def _refresh(self) -> None:
+        with collector_paused():  # reads build an ORM object per run, param, tag (gc_pause.py)
+            self._refresh_now()
+
+    def _refresh_now(self) -> None:
+        with self._stale_lock:
+            stale, everything = self._stale, self._stale_all
+            self._stale, self._stale_all = set(), False
+        now = time.monotonic()
+        if not self._loaded or everything:
+            self._full_reload()
+            return
+        if self._db is not None:
+            signature = self._store_signature()
+            if signature == self._signature and signature is not None and not stale:
+                return
+            if now - self._full_at >= self._full_every():
+                # An edit elsewhere to an older run (the MLflow UI, the CLI) while other runs
+                # log: the incremental read explains the change by the new data and misses the
+                # edit. A changed store is read whole now and then, so nothing stays stale long.
+                self._full_reload()
+                return
+        else:
+            signature = None
+            if now - self._checked_at < self._ttl_s and not stale:
+                return
+            if now - self._full_at >= self._full_reload_s:
+                self._full_reload()
+                return
+        self._checked_at = now
+        if not self._incremental(stale) and self._db is not None:
+            self._full_reload()  # the file changed and nothing we know of explains it
+            return
+        self._signature = signature
+
+    def _full_every(self) -> float:
+        """Seconds between whole reads of a changing store: at least `full_reload_s`, and at
+        least 20 reads' time, so a large store spends at most 5% of its time being re-read."""
+        return max(self._full_reload_s, 20 * self._full_cost_s)
+
+    def _store_signature(self) -> _Signature:
+        """What changes when SQLite commits: the file's and its WAL's stat, the change counter."""
+        assert self._db is not None
+        parts: list[object] = []
+        for path in (self._db, self._db.with_name(self._db.name + "-wal")):
+            try:
+                stat = path.stat()
+            except OSError:
+                parts.append(None)
+                continue
+            parts.append((stat.st_mtime_ns, stat.st_size, stat.st_ino))
+        try:
+            with self._db.open("rb") as file:
+                parts.append(file.read(28)[24:28])  # the header's file change counter
+        except OSError:
+            return None
+        return tuple(parts)
+
+    def _connect(self) -> MlflowClient:
+        if self._client is None:
+            from mlflow.tracking import MlflowClient
+
+            self._client = MlflowClient(tracking_uri=self.tracking_uri)
+        return self._client
+
+    def _read_experiments(self) -> dict[str, _Experiment]:
+        from mlflow.entities import ViewType
+
+        client = self._connect()
+        found: dict[str, _Experiment] = {}
+        token: str | None = None
+        while True:
+            page = client.search_experiments(
+                view_type=ViewType.ALL, max_results=_PAGE, page_token=token
+            )
+            for e in page:
+                found[e.experiment_id] = _Experiment(e.name, e.lifecycle_stage)
+            token = page.token
+            if not token:
+                return found
+
+    def _search(self, experiment_ids: list[str], filter_string: str) -> list[CachedRun]:
+        from mlflow.entities import ViewType
+
+        if not experiment_ids:
+            return []
+        client = self._connect()
+        out: list[CachedRun] = []
+        token: str | None = None
+        while True:
+            page = client.search_runs(
+                experiment_ids,
+                filter_string,
+                run_view_type=ViewType.ALL,
+                max_results=_PAGE,
+                page_token=token,
+            )
+            out.extend(cached_run(run) for run in page)
+            token = page.token
+            if not token:
+                return out
+
+    def _full_reload(self) -> None:
+        started = time.monotonic()
+        signature = self._store_signature() if self._db is not None else None
+        experiments = self._read_experiments()
+        runs = self._search(list(experiments), "")
+        self._experiments = experiments
+        self._runs = {run.run_id: run for run in runs}
+        self._loaded = True
+        self._signature = signature
+        self._checked_at = self._full_at = time.monotonic()
+        self._full_cost_s = self._full_at - started
+        self._generation += 1
+        self.full_reloads += 1
+
+    def _incremental(self, stale: set[str]) -> bool:
+        """Re-read what may have changed; False when nothing did (the change is unexplained)."""
+        experiments = self._read_experiments()
+        if any(experiments.get(i) != e for i, e in self._experiments.items()):
+            self._full_reload()  # renamed, deleted or restored: runs may have moved with it
+            return True
+        added = [i for i in experiments if i not in self._experiments]
+        fetched = {r.run_id: r for r in self._search(added, "")}
+        known = list(self._experiments)
+        starts = [r.start_time for r in self._runs.values() if r.start_time is not None]
+        since = f"attributes.start_time >= {max(starts)}" if starts else ""
+        fetched.update((r.run_id, r) for r in self._search(known, since))
+        wanted = sorted(stale | {i for i, r in self._runs.items() if r.status in _LIVE})
+        for start in range(0, len(wanted), _ID_CHUNK):
+            ids = ", ".join(f"'{i}'" for i in wanted[start : start + _ID_CHUNK] if "'" not in i)
+            if ids:
+                fetched.update(
+                    (r.run_id, r) for r in self._search(known, f"attributes.run_id IN ({ids})")
+                )
+        gone = [i for i in wanted if i not in fetched and i in self._runs]  # deleted for good
+        changed = [r for i, r in fetched.items() if not same_run(self._runs.get(i), r)]
+        if not (added or gone or changed):
+            return False
+        self._experiments = experiments
+        for run_id in gone:
+            del self._runs[run_id]
+        self._runs.update((r.run_id, r) for r in changed)
+        self._generation += 1
+        return True
+
+
+def _order_key(text: str | None) -> OrderKey | None:
+    """run_filter's order key, refusing what MLflow's search refuses (`experiment_id`)."""
+    from mlworkbench.errors import InvalidFilterError
+
+    if not text or not text.strip():
+        return None
+    key = parse_order_by(text)
+    if key.kind == "attributes" and key.name == "experiment_id":
+        raise InvalidFilterError("MLflow cannot order runs by experiment_id", text, 0)
+    return key

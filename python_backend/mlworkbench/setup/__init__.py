@@ -1,0 +1,1 @@
+"""The environment check (`mlworkbench doctor`) behind Set Up Environment."""
