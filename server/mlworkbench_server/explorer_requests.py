@@ -111,8 +111,8 @@ def register(server: WorkbenchServer) -> None:
 
     @request(server, REQUESTS["QUERY_RUNS"], Trust.READ_LOCAL)
     def query_runs(ls: WorkbenchServer, params: Any) -> dict[str, object]:
+        from mlworkbench.explorer.cached_runs import compile_filter
         from mlworkbench.explorer.run_cache import RunPage
-        from mlworkbench.explorer.run_cache_match import compile_filter
 
         workspace = workspace_of(params)
         offset, limit = _page_bounds(params)

@@ -109,7 +109,6 @@ NOTIFICATIONS: Final[dict[str, str]] = {
 ERROR_CODES: Final[dict[str, int]] = {
     "SCRIPT_NOT_FOUND": 1001,
     "SCRIPT_NOT_DECODABLE": 1002,
-    "SCRIPT_SYNTAX_ERROR": 1003,
     "SCRIPT_NOT_READABLE": 1004,
     "UNKNOWN_EXTRA": 1005,
     "RUN_NOT_FOUND": 1010,
@@ -130,8 +129,8 @@ ERROR_CODES: Final[dict[str, int]] = {
     "TRACKING_STORE_TOO_NEW": 1024,
     "PRIVATE_FOLDER_REFUSED": 1025,
     # Summary cache and comparison (1030-1039).
-    "INVALID_ORDER_BY": 1030,
     "TOO_MANY_RUNS": 1031,
+    "NO_RUNS_TO_COMPARE": 1032,
     # Registry and monitoring servers (1040-1049).
     "NO_MODEL_IN_RUN": 1040,
     "MODEL_NOT_FOUND": 1041,

@@ -2,7 +2,7 @@
 
 `search_runs` costs a query per page and a full scan per filter; the view asks for pages on every
 scroll, sort and keystroke. The cache reads the store once through MLflow's client, answers
-queries in Python with exactly MLflow's semantics (`run_cache_match`), and keeps itself fresh
+queries in Python with exactly MLflow's semantics (`cached_runs`), and keeps itself fresh
 incrementally: each query first checks cheaply whether the store changed (for SQLite the stat of
 `mlflow.db` and its `-wal` plus the header's change counter; for other stores a short TTL), and
 then re-reads only runs started since the newest known start, runs it holds as RUNNING and runs
@@ -25,7 +25,7 @@ from collections import OrderedDict
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING
 
-from mlworkbench.explorer.run_cache_match import (
+from mlworkbench.explorer.cached_runs import (
     CachedRun,
     cached_run,
     compile_filter,
@@ -33,7 +33,7 @@ from mlworkbench.explorer.run_cache_match import (
     sort_cached,
 )
 from mlworkbench.explorer.run_filter import OrderKey, parse_order_by
-from mlworkbench.explorer.run_listing import TAG_PREFIX, RunSummary, _int_or_none, primary_metric
+from mlworkbench.explorer.run_listing import TAG_PREFIX, RunSummary, int_or_none, primary_metric
 from mlworkbench.tracking.gc_pause import collector_paused
 
 if TYPE_CHECKING:
@@ -222,7 +222,7 @@ class RunCache:
             script=run.tags.get(TAG_PREFIX + "script"),
             metrics=metrics,
             params=dict(run.params),
-            exit_code=_int_or_none(run.tags.get(TAG_PREFIX + "exit_code")),
+            exit_code=int_or_none(run.tags.get(TAG_PREFIX + "exit_code")),
             error_tail=run.tags.get(TAG_PREFIX + "error_tail"),
             primary_metric=primary_metric(metrics),
         )

@@ -33,14 +33,14 @@ from typing import TYPE_CHECKING
 
 from mlworkbench.errors import InvalidFilterError
 from mlworkbench.explorer.run_filter_syntax import (
-    _ORDER_ATTRIBUTES,
-    _PREFIXES,
     MAX_DISJUNCTS,
+    ORDER_ATTRIBUTES,
+    PREFIXES,
     Kind,
-    _describe,
-    _dnf,
-    _Parser,
-    _tokenize,
+    Parser,
+    describe_token,
+    disjunctive_normal_form,
+    tokenize,
 )
 
 if TYPE_CHECKING:
@@ -59,11 +59,11 @@ __all__ = [
 
 def to_mlflow_filters(query: str | None) -> list[str]:
     """One MLflow filter string per disjunct; `[""]` (everything) for an empty query."""
-    node = _Parser(query or "").parse()
+    node = Parser(query or "").parse()
     if node is None:
         return [""]
     filters: list[str] = []
-    for conjunct in _dnf(node, query or ""):
+    for conjunct in disjunctive_normal_form(node, query or ""):
         unique = dict.fromkeys(c.to_mlflow(query or "") for c in conjunct)
         filters.append(" and ".join(unique))
     return list(dict.fromkeys(filters))
@@ -86,13 +86,13 @@ class OrderKey:
 
 def parse_order_by(text: str) -> OrderKey:
     """`metrics.m1 DESC`, `attributes.start_time`, `params.`a b` ASC` (ascending by default)."""
-    tokens = _tokenize(text)
+    tokens = tokenize(text)
     key = tokens[0]
-    if key.kind == "word" and key.source.lower() in _ORDER_ATTRIBUTES:  # bare attribute
+    if key.kind == "word" and key.source.lower() in ORDER_ATTRIBUTES:  # bare attribute
         kind: Kind | None = "attributes"
         name = key.source.lower()
     elif key.kind == "key":
-        kind = _PREFIXES.get(key.text.lower())
+        kind = PREFIXES.get(key.text.lower())
         name = key.name
         if kind is None or not name:
             raise InvalidFilterError(
@@ -103,11 +103,11 @@ def parse_order_by(text: str) -> OrderKey:
             )
     else:
         raise InvalidFilterError(
-            f"expected an order key such as metrics.NAME, found {_describe(key)}",
+            f"expected an order key such as metrics.NAME, found {describe_token(key)}",
             text,
             key.position,
         )
-    if kind is None or (kind == "attributes" and name not in _ORDER_ATTRIBUTES):
+    if kind is None or (kind == "attributes" and name not in ORDER_ATTRIBUTES):
         raise InvalidFilterError(f"unknown attribute {name!r}", text, key.position)
     ascending = True
     rest = tokens[1:]
@@ -116,7 +116,7 @@ def parse_order_by(text: str) -> OrderKey:
         rest = rest[1:]
     if rest[0].kind != "eof":
         raise InvalidFilterError(
-            f"expected 'asc', 'desc' or the end of the order key, found {_describe(rest[0])}",
+            f"expected 'asc', 'desc' or the end of the order key, found {describe_token(rest[0])}",
             text,
             rest[0].position,
         )

@@ -18,7 +18,7 @@ MAX_DISJUNCTS = 32
 
 Kind = Literal["metrics", "params", "tags", "attributes"]
 
-_PREFIXES: dict[str, Kind] = {
+PREFIXES: dict[str, Kind] = {
     "metrics": "metrics",
     "metric": "metrics",
     "params": "params",
@@ -35,7 +35,7 @@ _PREFIXES: dict[str, Kind] = {
 _STRING_ATTRIBUTES = frozenset({"run_id", "run_name", "status", "user_id", "artifact_uri"})
 _NUMERIC_ATTRIBUTES = frozenset({"start_time", "end_time", "created"})
 # MLflow 3.17 refuses `attributes.experiment_id` as an order key (an uncaught error in its store).
-_ORDER_ATTRIBUTES = _STRING_ATTRIBUTES | _NUMERIC_ATTRIBUTES
+ORDER_ATTRIBUTES = _STRING_ATTRIBUTES | _NUMERIC_ATTRIBUTES
 _NUMERIC_OPS = frozenset({"=", "!=", "<", "<=", ">", ">="})
 _STRING_OPS = frozenset({"=", "!=", "LIKE", "ILIKE"})
 _FLIPPED = {"<": ">", "<=": ">=", ">": "<", ">=": "<=", "=": "=", "!=": "!="}
@@ -47,7 +47,7 @@ _OPERATOR = re.compile(r"==|!=|<>|<=|>=|=|<|>")
 
 
 @dataclass(frozen=True)
-class _Token:
+class Token:
     kind: Literal["word", "key", "string", "number", "op", "punct", "eof"]
     text: str  # the word, key prefix, string value, number text, operator or punctuation
     position: int
@@ -97,24 +97,24 @@ class Comparison:
 
 
 @dataclass(frozen=True)
-class _Or:
-    parts: tuple[_Node, ...]
+class Or:
+    parts: tuple[Node, ...]
 
 
 @dataclass(frozen=True)
-class _And:
-    parts: tuple[_Node, ...]
+class And:
+    parts: tuple[Node, ...]
 
 
-_Node = Comparison | _Or | _And
+Node = Comparison | Or | And
 
 
-def _describe(token: _Token) -> str:
+def describe_token(token: Token) -> str:
     return "the end of the filter" if token.kind == "eof" else repr(token.source)
 
 
-def _tokenize(query: str) -> list[_Token]:
-    tokens: list[_Token] = []
+def tokenize(query: str) -> list[Token]:
+    tokens: list[Token] = []
     i = 0
     while i < len(query):
         char = query[i]
@@ -124,10 +124,10 @@ def _tokenize(query: str) -> list[_Token]:
         start = i
         if char in "'\"":
             i, value = _read_string(query, i)
-            tokens.append(_Token("string", value, start, source=query[start:i]))
+            tokens.append(Token("string", value, start, source=query[start:i]))
             continue
         if char in "(),":
-            tokens.append(_Token("punct", char, start, source=char))
+            tokens.append(Token("punct", char, start, source=char))
             i += 1
             continue
         if char == "`":
@@ -136,18 +136,18 @@ def _tokenize(query: str) -> list[_Token]:
             )
         if number := _NUMBER.match(query, i):
             i = number.end()
-            tokens.append(_Token("number", number.group(), start, source=number.group()))
+            tokens.append(Token("number", number.group(), start, source=number.group()))
             continue
         if operator := _OPERATOR.match(query, i):
             i = operator.end()
             text = {"==": "=", "<>": "!="}.get(operator.group(), operator.group())
-            tokens.append(_Token("op", text, start, source=operator.group()))
+            tokens.append(Token("op", text, start, source=operator.group()))
             continue
         if word := _WORD.match(query, i):
             i = word.end()
             text = word.group()
             if "." not in text:
-                tokens.append(_Token("word", text.upper(), start, source=text))
+                tokens.append(Token("word", text.upper(), start, source=text))
                 continue
             prefix, _, name = text.partition(".")
             if not name and query.startswith("`", i):
@@ -156,10 +156,10 @@ def _tokenize(query: str) -> list[_Token]:
                     raise InvalidFilterError("unterminated `quoted name`", query, i)
                 name = query[i + 1 : end]
                 i = end + 1
-            tokens.append(_Token("key", prefix, start, name=name, source=query[start:i]))
+            tokens.append(Token("key", prefix, start, name=name, source=query[start:i]))
             continue
         raise InvalidFilterError(f"unexpected character {char!r}", query, start)
-    tokens.append(_Token("eof", "", len(query)))
+    tokens.append(Token("eof", "", len(query)))
     return tokens
 
 
@@ -184,31 +184,31 @@ def _read_string(query: str, start: int) -> tuple[int, str]:
     raise InvalidFilterError(f"unterminated string (missing closing {quote})", query, start)
 
 
-class _Parser:
+class Parser:
     def __init__(self, query: str) -> None:
         self.query = query
-        self.tokens = _tokenize(query)
+        self.tokens = tokenize(query)
         self.index = 0
 
     @property
-    def token(self) -> _Token:
+    def token(self) -> Token:
         return self.tokens[self.index]
 
-    def _advance(self) -> _Token:
+    def _advance(self) -> Token:
         token = self.tokens[self.index]
         self.index += 1
         return token
 
-    def _error(self, expected: str, token: _Token | None = None) -> InvalidFilterError:
+    def _error(self, expected: str, token: Token | None = None) -> InvalidFilterError:
         token = token or self.token
         return InvalidFilterError(
-            f"expected {expected}, found {_describe(token)}", self.query, token.position
+            f"expected {expected}, found {describe_token(token)}", self.query, token.position
         )
 
     def _is_word(self, word: str) -> bool:
         return self.token.kind == "word" and self.token.text == word
 
-    def parse(self) -> _Node | None:
+    def parse(self) -> Node | None:
         if self.token.kind == "eof":
             return None
         node = self._or()
@@ -216,21 +216,21 @@ class _Parser:
             raise self._error("'and', 'or' or the end of the filter")
         return node
 
-    def _or(self) -> _Node:
+    def _or(self) -> Node:
         parts = [self._and()]
         while self._is_word("OR"):
             self._advance()
             parts.append(self._and())
-        return parts[0] if len(parts) == 1 else _Or(tuple(parts))
+        return parts[0] if len(parts) == 1 else Or(tuple(parts))
 
-    def _and(self) -> _Node:
+    def _and(self) -> Node:
         parts = [self._atom()]
         while self._is_word("AND"):
             self._advance()
             parts.append(self._atom())
-        return parts[0] if len(parts) == 1 else _And(tuple(parts))
+        return parts[0] if len(parts) == 1 else And(tuple(parts))
 
-    def _atom(self) -> _Node:
+    def _atom(self) -> Node:
         if self.token.kind == "punct" and self.token.text == "(":
             self._advance()
             node = self._or()
@@ -242,13 +242,13 @@ class _Parser:
             return self._range()
         return self._comparison()
 
-    def _key(self) -> tuple[Kind, str, _Token]:
+    def _key(self) -> tuple[Kind, str, Token]:
         token = self.token
         if token.kind != "key":
             raise self._error(
                 "a key such as metrics.NAME, params.NAME, tags.NAME or attributes.NAME"
             )
-        kind = _PREFIXES.get(token.text.lower())
+        kind = PREFIXES.get(token.text.lower())
         if kind is None:
             raise InvalidFilterError(
                 f"unknown key type {token.text!r} in {token.source!r}; expected metrics, "
@@ -274,7 +274,7 @@ class _Parser:
     def _numeric(kind: Kind, name: str) -> bool:
         return kind == "metrics" or (kind == "attributes" and name in _NUMERIC_ATTRIBUTES)
 
-    def _operator(self, key: _Token) -> tuple[str, _Token]:
+    def _operator(self, key: Token) -> tuple[str, Token]:
         token = self.token
         if token.kind == "op":
             self._advance()
@@ -290,7 +290,7 @@ class _Parser:
             return "NOT IN", token
         raise self._error(f"a comparison operator after {key.source!r}")
 
-    def _check_op(self, kind: Kind, name: str, op: str, at: _Token) -> None:
+    def _check_op(self, kind: Kind, name: str, op: str, at: Token) -> None:
         allowed = _NUMERIC_OPS if self._numeric(kind, name) else _STRING_OPS | {"IN", "NOT IN"}
         if op not in allowed:
             ops = ", ".join(sorted(allowed))
@@ -306,7 +306,7 @@ class _Parser:
         self._advance()
         return token.text
 
-    def _check_value(self, token: _Token, kind: Kind, name: str) -> None:
+    def _check_value(self, token: Token, kind: Kind, name: str) -> None:
         if self._numeric(kind, name):
             if token.kind != "number":
                 raise self._error(f"a number for {kind}.{name}", token)
@@ -315,7 +315,7 @@ class _Parser:
         elif token.kind != "string":
             raise self._error(f"a quoted string for {kind}.{name}", token)
 
-    def _comparison(self) -> _Node:
+    def _comparison(self) -> Node:
         kind, name, key = self._key()
         op, at = self._operator(key)
         self._check_op(kind, name, op, at)
@@ -325,7 +325,7 @@ class _Parser:
             kind, name, op, self._value(kind, name), self._numeric(kind, name), key.position
         )
 
-    def _membership(self, kind: Kind, name: str, op: str, key: _Token) -> _Node:
+    def _membership(self, kind: Kind, name: str, op: str, key: Token) -> Node:
         if not (self.token.kind == "punct" and self.token.text == "("):
             raise self._error(f"'(' after {op.lower()!r}")
         self._advance()
@@ -341,11 +341,11 @@ class _Parser:
             return Comparison(kind, name, op, unique, False, key.position)
         if op == "IN":
             parts = tuple(Comparison(kind, name, "=", v, False, key.position) for v in unique)
-            return parts[0] if len(parts) == 1 else _Or(parts)
+            return parts[0] if len(parts) == 1 else Or(parts)
         parts = tuple(Comparison(kind, name, "!=", v, False, key.position) for v in unique)
-        return parts[0] if len(parts) == 1 else _And(parts)
+        return parts[0] if len(parts) == 1 else And(parts)
 
-    def _range(self) -> _Node:
+    def _range(self) -> Node:
         low = self._advance()
         if self.token.kind != "op" or self.token.text not in ("<", "<=", ">", ">="):
             raise self._error(f"'<', '<=', '>' or '>=' after {low.source!r}")
@@ -368,18 +368,18 @@ class _Parser:
             parts.append(
                 Comparison(kind, name, second_op.text, self._value(kind, name), True, key.position)
             )
-        return parts[0] if len(parts) == 1 else _And(tuple(parts))
+        return parts[0] if len(parts) == 1 else And(tuple(parts))
 
 
-def _dnf(node: _Node, query: str) -> list[tuple[Comparison, ...]]:
+def disjunctive_normal_form(node: Node, query: str) -> list[tuple[Comparison, ...]]:
     if isinstance(node, Comparison):
         return [(node,)]
-    if isinstance(node, _Or):
-        out = [conj for part in node.parts for conj in _dnf(part, query)]
+    if isinstance(node, Or):
+        out = [conj for part in node.parts for conj in disjunctive_normal_form(part, query)]
     else:
         out = [()]
         for part in node.parts:
-            options = _dnf(part, query)
+            options = disjunctive_normal_form(part, query)
             if len(out) * len(options) > MAX_DISJUNCTS:
                 raise _too_many(query)
             out = [a + b for a, b in itertools.product(out, options)]

@@ -56,7 +56,7 @@ def json_safe_metrics(metrics: dict[str, float]) -> dict[str, float]:
     }
 
 
-def _int_or_none(text: str | None) -> int | None:
+def int_or_none(text: str | None) -> int | None:
     try:
         return int(text) if text is not None else None
     except ValueError:
@@ -118,7 +118,7 @@ def list_runs(
             script=run.data.tags.get(TAG_PREFIX + "script"),
             metrics=json_safe_metrics(run.data.metrics),
             params=dict(run.data.params),
-            exit_code=_int_or_none(run.data.tags.get(TAG_PREFIX + "exit_code")),
+            exit_code=int_or_none(run.data.tags.get(TAG_PREFIX + "exit_code")),
             error_tail=run.data.tags.get(TAG_PREFIX + "error_tail"),
             primary_metric=primary_metric(json_safe_metrics(run.data.metrics)),
         )

@@ -29,7 +29,7 @@ from functools import lru_cache
 from typing import Any
 
 from mlworkbench.explorer.run_filter import OrderKey, to_mlflow_filters
-from mlworkbench.explorer.run_filter_syntax import Comparison, _And, _Node, _Or, _Parser
+from mlworkbench.explorer.run_filter_syntax import And, Comparison, Node, Or, Parser
 
 RUN_NAME_TAG = "mlflow.runName"
 
@@ -73,19 +73,19 @@ def compile_filter(query: str | None) -> Predicate:
 @lru_cache(maxsize=64)
 def _compile_cached(query: str) -> Predicate:
     to_mlflow_filters(query)  # the same checks (and errors) as the MLflow path
-    node = _Parser(query).parse()
+    node = Parser(query).parse()
     if node is None:
         return lambda run: True
     return _compile(node)
 
 
-def _compile(node: _Node) -> Predicate:
+def _compile(node: Node) -> Predicate:
     if isinstance(node, Comparison):
         return _comparison(node)
     parts = [_compile(part) for part in node.parts]
-    if isinstance(node, _Or):
+    if isinstance(node, Or):
         return lambda run: any(part(run) for part in parts)
-    assert isinstance(node, _And)
+    assert isinstance(node, And)
     return lambda run: all(part(run) for part in parts)
 
 
