@@ -90,11 +90,39 @@ def render_payload(cls: type) -> list[str]:
 def render_envelope(cls: type) -> list[str]:
     """A TypedDict as an interface; keys outside `__required_keys__` become optional."""
     hints = typing.get_type_hints(cls)
+    if not hints:  # `{}` and nothing else (an empty interface would accept any object)
+        return [f"export type {cls.__name__} = Record<string, never>;", ""]
     required = cls.__required_keys__  # type: ignore[attr-defined]
     lines = [f"export interface {cls.__name__} {{"]
     for name, hint in hints.items():
         mark = "" if name in required else "?"
         lines.append(f"  {name}{mark}: {ts_type(hint)};")
+    lines.append("}")
+    lines.append("")
+    return lines
+
+
+def render_request_types() -> list[str]:
+    """`RequestTypes`: each request's method -> its params and result, for `request()`."""
+    missing = set(protocol.REQUESTS) - set(protocol.REQUEST_TYPES)
+    unknown = set(protocol.REQUEST_TYPES) - set(protocol.REQUESTS)
+    if missing or unknown:
+        raise SystemExit(
+            f"REQUEST_TYPES and REQUESTS differ: no row for {sorted(missing)}, "
+            f"rows for no request {sorted(unknown)}"
+        )
+    emitted = {cls.__name__ for cls in [*PAYLOADS, *protocol.ENVELOPES]}
+    lines = [
+        "/** Each request's params and result: `request()` (common/requests.ts) checks both. */",
+        "export interface RequestTypes {",
+    ]
+    for name, method in protocol.REQUESTS.items():
+        row = protocol.REQUEST_TYPES[name]
+        for part in row:
+            if part.__name__ not in emitted:
+                raise SystemExit(f"{name}: {part.__name__} is in neither PAYLOADS nor ENVELOPES")
+        params, result = ts_type(row.params), ts_type(row.result)
+        lines.append(f"  {json.dumps(method)}: {{ params: {params}; result: {result} }};")
     lines.append("}")
     lines.append("")
     return lines
@@ -136,6 +164,7 @@ def render() -> str:
         lines.extend(render_payload(cls))
     for cls in protocol.ENVELOPES:
         lines.extend(render_envelope(cls))
+    lines.extend(render_request_types())
     return "\n".join(lines)
 
 

@@ -308,9 +308,30 @@ export interface RegisteredModelInfo {
   versions: ModelVersionInfo[];
 }
 
+export type NoParams = Record<string, never>;
+
+export type EmptyResult = Record<string, never>;
+
+export interface AnalyzeScriptParams {
+  uri: string;
+}
+
+export interface ServerInfoResult {
+  version: string;
+  python: string;
+  executable: string;
+  pid: number;
+}
+
 export interface StartRunParams {
   experiment?: string;
   runName?: string;
+  uri: string;
+  workspaceUri: string;
+  args: string[];
+}
+
+export interface PrepareDebugRunParams {
   uri: string;
   workspaceUri: string;
   args: string[];
@@ -386,9 +407,10 @@ export interface ListArtifactsResult {
 }
 
 export interface ResolveArtifactParams {
+  path?: string;
+  model?: string;
   workspaceUri: string;
   runId: string;
-  path: string;
 }
 
 export interface ResolvedArtifactResult {
@@ -397,11 +419,11 @@ export interface ResolvedArtifactResult {
 }
 
 export interface EditRunParams {
+  action?: string;
   value?: string;
   key?: string;
   workspaceUri: string;
   runId: string;
-  action: string;
 }
 
 export interface QueryRunsParams {
@@ -477,4 +499,27 @@ export interface OpenMonitorResult {
 
 export interface StopMonitorsResult {
   stopped: number;
+}
+
+/** Each request's params and result: `request()` (common/requests.ts) checks both. */
+export interface RequestTypes {
+  "mlworkbench/analyzeScript": { params: AnalyzeScriptParams; result: ScriptAnalysis };
+  "mlworkbench/serverInfo": { params: NoParams; result: ServerInfoResult };
+  "mlworkbench/startRun": { params: StartRunParams; result: StartRunResult };
+  "mlworkbench/cancelRun": { params: RunIdParams; result: EmptyResult };
+  "mlworkbench/listRuns": { params: ListRunsParams; result: ListRunsResult };
+  "mlworkbench/prepareDebugRun": { params: PrepareDebugRunParams; result: DebugLaunch };
+  "mlworkbench/queryRuns": { params: QueryRunsParams; result: QueryRunsResult };
+  "mlworkbench/listExperiments": { params: ListExperimentsParams; result: ListExperimentsResult };
+  "mlworkbench/compareRuns": { params: CompareRunsParams; result: CompareData };
+  "mlworkbench/runDetails": { params: RunDetailsParams; result: RunDetails };
+  "mlworkbench/listArtifacts": { params: ListArtifactsParams; result: ListArtifactsResult };
+  "mlworkbench/resolveArtifact": { params: ResolveArtifactParams; result: ResolvedArtifactResult };
+  "mlworkbench/editRun": { params: EditRunParams; result: RunDetails };
+  "mlworkbench/listModels": { params: ListModelsParams; result: ListModelsResult };
+  "mlworkbench/registerModel": { params: RegisterModelParams; result: ModelVersionInfo };
+  "mlworkbench/setModelAlias": { params: SetModelAliasParams; result: RegisteredModelInfo };
+  "mlworkbench/deleteModelAlias": { params: DeleteModelAliasParams; result: RegisteredModelInfo };
+  "mlworkbench/openMonitor": { params: OpenMonitorParams; result: OpenMonitorResult };
+  "mlworkbench/stopMonitors": { params: NoParams; result: StopMonitorsResult };
 }

@@ -12,19 +12,35 @@ import sys
 from collections.abc import Sequence
 
 from mlworkbench import __version__
-from mlworkbench.commands import Subcommand, analyze, doctor, run, runs
+from mlworkbench.commands import Subcommand, analyze, doctor, models, monitor, run, runs
 from mlworkbench.errors import MlWorkbenchError
 
 # Listed in `mlworkbench --help` in this order.
-SUBCOMMANDS: tuple[Subcommand, ...] = (analyze.COMMAND, run.COMMAND, runs.COMMAND, doctor.COMMAND)
+SUBCOMMANDS: tuple[Subcommand, ...] = (
+    analyze.COMMAND,
+    run.COMMAND,
+    runs.COMMAND,
+    models.COMMAND,
+    monitor.UI_COMMAND,
+    monitor.TENSORBOARD_COMMAND,
+    doctor.COMMAND,
+)
 
+HELP_COLUMN = 14
 EXIT_USAGE = 2  # argparse's own status for bad arguments; user errors share it
+
+
+def _help_formatter(prog: str) -> argparse.HelpFormatter:
+    # The command list keeps its column where the short names put it: a long name
+    # (`tensorboard`) wraps onto its own line instead of pushing every description right.
+    return argparse.HelpFormatter(prog, max_help_position=HELP_COLUMN)
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="mlworkbench",
         description="ML Workbench: train, track, explain and ship models from the command line.",
+        formatter_class=_help_formatter,
     )
     parser.add_argument("--version", action="version", version=f"mlworkbench {__version__}")
     subparsers = parser.add_subparsers(title="commands", metavar="COMMAND", dest="command")

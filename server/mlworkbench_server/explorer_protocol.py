@@ -70,10 +70,14 @@ class ListArtifactsResult(TypedDict):
     entries: list[ArtifactEntry]
 
 
-class ResolveArtifactParams(TypedDict):
+class _ResolveArtifactTarget(TypedDict, total=False):
+    path: str  # a file relative to the run's artifact root
+    model: str  # or a logged model's label: its MLmodel file (wins over `path`)
+
+
+class ResolveArtifactParams(_ResolveArtifactTarget):
     workspaceUri: str
     runId: str
-    path: str
 
 
 class ResolvedArtifactResult(TypedDict):
@@ -82,16 +86,18 @@ class ResolvedArtifactResult(TypedDict):
 
 
 class _EditRunOptions(TypedDict, total=False):
+    # One of EDIT_RUN_ACTIONS. Absent, it is refused as an unknown one is (INVALID_RUN_EDIT,
+    # the edit's own error), not as malformed params.
+    action: str
     value: str  # rename: the name; note: the text; setTag: the tag's value
     key: str  # setTag / removeTag
 
 
 class EditRunParams(_EditRunOptions):
-    """`action` is one of EDIT_RUN_ACTIONS; the result is the run's RunDetails afterwards."""
+    """The result is the run's RunDetails afterwards."""
 
     workspaceUri: str
     runId: str
-    action: str
 
 
 EDIT_RUN_ACTIONS: Final[tuple[str, ...]] = (

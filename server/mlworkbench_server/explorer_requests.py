@@ -10,7 +10,7 @@ from __future__ import annotations
 import threading
 from dataclasses import asdict
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from lsprotocol import types
 from pygls.exceptions import JsonRpcException
@@ -20,6 +20,11 @@ from mlworkbench_server.request_path import Trust, request, workspace_of
 
 if TYPE_CHECKING:
     from mlworkbench.explorer.run_cache import RunCache
+    from mlworkbench_server.explorer_protocol import (
+        CompareRunsParams,
+        ListExperimentsParams,
+        QueryRunsParams,
+    )
     from mlworkbench_server.server import WorkbenchServer
 
 MAX_LIMIT = 1000
@@ -59,23 +64,8 @@ class RunCaches:
             cache.mark_stale(run_id)
 
 
-def _field(params: Any, name: str, kind: type, *, required: bool = False) -> Any:
-    value = getattr(params, name, None)
-    if value is None and not required:
-        return None
-    if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
-        raise JsonRpcException(
-            code=types.ErrorCodes.InvalidParams,
-            message=f"'{name}' must be {'a string' if kind is str else f'a {kind.__name__}'}",
-        )
-    return value
-
-
-def _page_bounds(params: Any) -> tuple[int, int]:
-    offset = _field(params, "offset", int)
-    limit = _field(params, "limit", int)
-    offset = 0 if offset is None else offset
-    limit = 100 if limit is None else limit
+def _page_bounds(params: QueryRunsParams) -> tuple[int, int]:
+    offset, limit = params.get("offset", 0), params.get("limit", 100)
     if offset < 0 or not 1 <= limit <= MAX_LIMIT:
         raise JsonRpcException(
             code=types.ErrorCodes.InvalidParams,
@@ -110,16 +100,13 @@ def register(server: WorkbenchServer) -> None:
     server.after_start(warm_run_cache, Trust.READ_LOCAL)
 
     @request(server, REQUESTS["QUERY_RUNS"], Trust.READ_LOCAL)
-    def query_runs(ls: WorkbenchServer, params: Any) -> dict[str, object]:
+    def query_runs(ls: WorkbenchServer, params: QueryRunsParams) -> dict[str, object]:
         from mlworkbench.explorer.cached_runs import compile_filter
         from mlworkbench.explorer.run_cache import RunPage
 
         workspace = workspace_of(params)
         offset, limit = _page_bounds(params)
-        query = _field(params, "filter", str)
-        order_by = _field(params, "orderBy", str)
-        experiment_id = _field(params, "experimentId", str)
-        deleted = _field(params, "deleted", bool) is True
+        query = params.get("filter")
         compile_filter(query)  # an invalid filter is reported even without a store
         cache = caches.for_workspace(workspace, ls.tracking_uri)
         if cache is None:
@@ -127,38 +114,33 @@ def register(server: WorkbenchServer) -> None:
         else:
             page = cache.query(
                 filter=query,
-                order_by=order_by,
-                experiment_id=experiment_id,
+                order_by=params.get("orderBy"),
+                experiment_id=params.get("experimentId"),
                 offset=offset,
                 limit=limit,
-                deleted=deleted,
+                deleted=params.get("deleted", False),
             )
             _update_lenses(ls, cache)
         return {"page": page.to_dict(), "running": ls.runs.running()}
 
     @request(server, REQUESTS["LIST_EXPERIMENTS"], Trust.READ_LOCAL)
-    def list_experiments(ls: WorkbenchServer, params: Any) -> dict[str, object]:
+    def list_experiments(ls: WorkbenchServer, params: ListExperimentsParams) -> dict[str, object]:
         cache = caches.for_workspace(workspace_of(params), ls.tracking_uri)
         found = [] if cache is None else cache.experiments()
         return {"experiments": [asdict(e) for e in found]}
 
     @request(server, REQUESTS["COMPARE_RUNS"], Trust.READ_LOCAL)
-    def compare_runs(ls: WorkbenchServer, params: Any) -> dict[str, object]:
+    def compare_runs(ls: WorkbenchServer, params: CompareRunsParams) -> dict[str, object]:
         from mlworkbench.explorer.run_compare import MIN_POINTS, compare_runs
 
         workspace = workspace_of(params)
-        run_ids = _field(params, "runIds", list, required=True)
-        if not all(isinstance(i, str) for i in run_ids):
-            raise JsonRpcException(
-                code=types.ErrorCodes.InvalidParams, message="'runIds' must be a list of strings"
-            )
-        max_points = _field(params, "maxPoints", int)
-        if max_points is not None and max_points < MIN_POINTS:
+        max_points = params.get("maxPoints", 2000)
+        if max_points < MIN_POINTS:
             raise JsonRpcException(
                 code=types.ErrorCodes.InvalidParams,
                 message=f"'maxPoints' must be at least {MIN_POINTS}",
             )
         data = compare_runs(
-            workspace, run_ids, tracking_uri=ls.tracking_uri, max_points=max_points or 2000
+            workspace, params["runIds"], tracking_uri=ls.tracking_uri, max_points=max_points
         )
         return data.to_dict()

@@ -8,7 +8,7 @@ behind (atexit covers a crash of the client that skips both).
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from lsprotocol import types
 from pygls.exceptions import JsonRpcException
@@ -17,6 +17,12 @@ from mlworkbench_server.protocol import REQUESTS
 from mlworkbench_server.request_path import Trust, request, workspace_of
 
 if TYPE_CHECKING:
+    from mlworkbench_server.monitor_protocol import (
+        OpenMonitorParams,
+        OpenMonitorResult,
+        StopMonitorsResult,
+    )
+    from mlworkbench_server.protocol import NoParams
     from mlworkbench_server.server import WorkbenchServer
 
 KINDS = ("mlflow", "tensorboard")
@@ -32,17 +38,15 @@ def stop_monitors() -> int:
     return monitor_servers.stop_all()
 
 
-def _listen_options(params: Any) -> tuple[int | None, list[str]]:
+def _listen_options(params: OpenMonitorParams) -> tuple[int | None, list[str]]:
     """The port the editor chose and the extra host names it reaches the UI by (validated)."""
     from mlworkbench.monitor.monitor_servers import check_host
 
-    port = getattr(params, "port", None)
-    if port is not None and (
-        not isinstance(port, int) or isinstance(port, bool) or not 1024 <= port <= 65535
-    ):
+    port = params.get("port")
+    if port is not None and not 1024 <= port <= 65535:
         raise _bad_params(f"'port' must be a number from 1024 to 65535, got {port!r}")
-    hosts = getattr(params, "allowedHosts", None) or []
-    if not isinstance(hosts, list) or len(hosts) > 8 or not all(isinstance(h, str) for h in hosts):
+    hosts = params.get("allowedHosts", [])
+    if len(hosts) > 8:
         raise _bad_params("'allowedHosts' must be a list of at most 8 host[:port] names")
     try:
         return port, [check_host(host) for host in hosts]
@@ -57,13 +61,13 @@ def register(server: WorkbenchServer) -> None:
         Trust.EXECUTE,
         refused="start the MLflow UI or TensorBoard",
     )
-    def open_monitor(ls: WorkbenchServer, params: Any) -> dict[str, object]:
+    def open_monitor(ls: WorkbenchServer, params: OpenMonitorParams) -> OpenMonitorResult:
         from mlworkbench.monitor import monitor_servers
 
-        kind = getattr(params, "kind", None)
+        kind = params["kind"]
         if kind not in KINDS:
             raise _bad_params(f"unknown monitor kind {kind!r}; expected one of {', '.join(KINDS)}")
-        run_id = getattr(params, "runId", None)
+        run_id = params.get("runId", "")
         if kind == "tensorboard" and not run_id:
             raise _bad_params("TensorBoard needs the run whose event files it shows (runId)")
         workspace = workspace_of(params)
@@ -74,13 +78,13 @@ def register(server: WorkbenchServer) -> None:
             )
         else:
             info = monitor_servers.ensure_tensorboard(
-                workspace, str(run_id), ls.tracking_uri, port=port, extra_hosts=hosts
+                workspace, run_id, ls.tracking_uri, port=port, extra_hosts=hosts
             )
         return {"kind": info.kind, "url": info.url, "reused": info.reused}
 
     # Only servers this process started (which needed trust) can be running.
     @request(server, REQUESTS["STOP_MONITORS"], Trust.EXECUTE)
-    def stop(ls: WorkbenchServer, params: Any) -> dict[str, object]:
+    def stop(ls: WorkbenchServer, params: NoParams) -> StopMonitorsResult:
         return {"stopped": stop_monitors()}
 
     @server.feature(types.SHUTDOWN)

@@ -7,13 +7,42 @@ name is never typed by hand on both sides.
 
 from __future__ import annotations
 
-from typing import Final, TypedDict
+from typing import Final, NamedTuple, TypedDict
 
 # Light at import (dataclasses only): payload shapes come from the library itself.
+from mlworkbench.analysis.script_analysis import ScriptAnalysis
+from mlworkbench.explorer.run_compare import CompareData
+from mlworkbench.explorer.run_details import RunDetails
 from mlworkbench.explorer.run_listing import RunSummary
-from mlworkbench_server.explorer_protocol import EXPLORER_ENVELOPES
-from mlworkbench_server.monitor_protocol import MONITOR_ENVELOPES
-from mlworkbench_server.registry_protocol import REGISTRY_ENVELOPES
+from mlworkbench.registry.model_registry import ModelVersionInfo, RegisteredModelInfo
+from mlworkbench_server.explorer_protocol import (
+    EXPLORER_ENVELOPES,
+    CompareRunsParams,
+    EditRunParams,
+    ListArtifactsParams,
+    ListArtifactsResult,
+    ListExperimentsParams,
+    ListExperimentsResult,
+    QueryRunsParams,
+    QueryRunsResult,
+    ResolveArtifactParams,
+    ResolvedArtifactResult,
+    RunDetailsParams,
+)
+from mlworkbench_server.monitor_protocol import (
+    MONITOR_ENVELOPES,
+    OpenMonitorParams,
+    OpenMonitorResult,
+    StopMonitorsResult,
+)
+from mlworkbench_server.registry_protocol import (
+    REGISTRY_ENVELOPES,
+    DeleteModelAliasParams,
+    ListModelsParams,
+    ListModelsResult,
+    RegisterModelParams,
+    SetModelAliasParams,
+)
 
 # --- VS Code commands (contributed in package.json, implemented by the extension) ---------
 COMMANDS: Final[dict[str, str]] = {
@@ -180,12 +209,37 @@ MIN_PYTHON: Final[tuple[int, int]] = (3, 10)
 
 
 # Optional keys live in a `total=False` base (NotRequired needs Python 3.11).
+class NoParams(TypedDict):
+    """The params of a request that takes none (the client sends `{}`)."""
+
+
+class EmptyResult(TypedDict):
+    """The result of a request that succeeds with nothing to say (`{}`)."""
+
+
+class AnalyzeScriptParams(TypedDict):
+    uri: str  # an open document's (its live text) or a file's on disk
+
+
+class ServerInfoResult(TypedDict):
+    version: str
+    python: str
+    executable: str
+    pid: int
+
+
 class _StartRunOptions(TypedDict, total=False):
     experiment: str
     runName: str
 
 
 class StartRunParams(_StartRunOptions):
+    uri: str
+    workspaceUri: str
+    args: list[str]
+
+
+class PrepareDebugRunParams(TypedDict):
     uri: str
     workspaceUri: str
     args: list[str]
@@ -251,7 +305,12 @@ class RunStatusParams(_RunStatusDetails):
 
 
 ENVELOPES: Final[list[type]] = [
+    NoParams,
+    EmptyResult,
+    AnalyzeScriptParams,
+    ServerInfoResult,
     StartRunParams,
+    PrepareDebugRunParams,
     StartRunResult,
     DebugLaunch,
     RunIdParams,
@@ -265,3 +324,37 @@ ENVELOPES: Final[list[type]] = [
     *REGISTRY_ENVELOPES,
     *MONITOR_ENVELOPES,
 ]
+
+
+# --- what each request takes and answers ----------------------------------------------------
+class RequestType(NamedTuple):
+    """A request's params envelope (a TypedDict the server structures the params into before
+    its handler runs) and its result (a TypedDict or one of the library's dataclasses, in its
+    JSON form). gen_protocol.py emits the table as TypeScript's `RequestTypes`."""
+
+    params: type
+    result: type
+
+
+# Keyed like REQUESTS; a request without a row here cannot be registered (request_path).
+REQUEST_TYPES: Final[dict[str, RequestType]] = {
+    "ANALYZE_SCRIPT": RequestType(AnalyzeScriptParams, ScriptAnalysis),
+    "SERVER_INFO": RequestType(NoParams, ServerInfoResult),
+    "START_RUN": RequestType(StartRunParams, StartRunResult),
+    "CANCEL_RUN": RequestType(RunIdParams, EmptyResult),
+    "LIST_RUNS": RequestType(ListRunsParams, ListRunsResult),
+    "PREPARE_DEBUG_RUN": RequestType(PrepareDebugRunParams, DebugLaunch),
+    "QUERY_RUNS": RequestType(QueryRunsParams, QueryRunsResult),
+    "LIST_EXPERIMENTS": RequestType(ListExperimentsParams, ListExperimentsResult),
+    "COMPARE_RUNS": RequestType(CompareRunsParams, CompareData),
+    "RUN_DETAILS": RequestType(RunDetailsParams, RunDetails),
+    "LIST_ARTIFACTS": RequestType(ListArtifactsParams, ListArtifactsResult),
+    "RESOLVE_ARTIFACT": RequestType(ResolveArtifactParams, ResolvedArtifactResult),
+    "EDIT_RUN": RequestType(EditRunParams, RunDetails),
+    "LIST_MODELS": RequestType(ListModelsParams, ListModelsResult),
+    "REGISTER_MODEL": RequestType(RegisterModelParams, ModelVersionInfo),
+    "SET_MODEL_ALIAS": RequestType(SetModelAliasParams, RegisteredModelInfo),
+    "DELETE_MODEL_ALIAS": RequestType(DeleteModelAliasParams, RegisteredModelInfo),
+    "OPEN_MONITOR": RequestType(OpenMonitorParams, OpenMonitorResult),
+    "STOP_MONITORS": RequestType(NoParams, StopMonitorsResult),
+}

@@ -11,6 +11,10 @@ every request in the protocol and checks the class it was registered with. The c
 - `WRITE`: changes the user's store or files.
 - `EXECUTE`: runs code (a script, the selected interpreter's MLflow or TensorBoard) or controls
   processes this server started.
+
+Once trust allows it, the path structures the raw params into the request's envelope (its row
+in `protocol.REQUEST_TYPES`), so a handler reads `params["runId"]` from a checked TypedDict and
+a field of the wrong type is InvalidParams naming the field, before the handler runs.
 """
 
 from __future__ import annotations
@@ -18,9 +22,11 @@ from __future__ import annotations
 import contextlib
 import enum
 import functools
+import threading
+import typing
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypedDict, TypeVar, cast
 
 from lsprotocol import types
 from pygls.exceptions import JsonRpcException
@@ -29,13 +35,18 @@ from pygls.uris import to_fs_path
 from mlworkbench.errors import MlWorkbenchError
 from mlworkbench.tracking.network_access import local_only
 from mlworkbench_server.errors import to_lsp_error
-from mlworkbench_server.protocol import ERROR_CODES
+from mlworkbench_server.protocol import ERROR_CODES, REQUEST_TYPES, REQUESTS
 
 if TYPE_CHECKING:
+    from cattrs import Converter
+
     from mlworkbench_server.server import WorkbenchServer
 
+P = TypeVar("P")
 R = TypeVar("R")
-Handler = Callable[["WorkbenchServer", Any], R]
+Handler = Callable[["WorkbenchServer", P], R]
+
+_PARAMS_BY_METHOD = {REQUESTS[name]: row.params for name, row in REQUEST_TYPES.items()}
 
 
 class Trust(enum.Enum):
@@ -85,18 +96,21 @@ def request(
     *,
     thread: bool = True,
     refused: str | None = None,
-) -> Callable[[Handler[R]], Handler[R]]:
+) -> Callable[[Handler[P, R]], Handler[P, R]]:
     """Register `handler(ls, params)` for `method` behind the trust check and error mapping.
 
-    `thread`: run it on a worker (anything that touches MLflow or the disk at length); handlers
-    that answer from memory stay on the event loop. `refused`: what the user is told the
-    request would have done ("register models"), when the class's wording is too vague.
+    `params` is the method's envelope (protocol.REQUEST_TYPES), structured from what the client
+    sent. `thread`: run it on a worker (anything that touches MLflow or the disk at length);
+    handlers that answer from memory stay on the event loop. `refused`: what the user is told
+    the request would have done ("register models"), when the class's wording is too vague.
     """
+    envelope = _PARAMS_BY_METHOD[method]  # a request without a row in the table: no server
 
-    def decorator(handler: Handler[R]) -> Handler[R]:
+    def decorator(handler: Handler[P, R]) -> Handler[P, R]:
         @functools.wraps(handler)
-        def checked(ls: WorkbenchServer, params: Any) -> R:
+        def checked(ls: WorkbenchServer, raw: object) -> R:
             with trust_policy(ls, trust, refused):
+                params = cast(P, structure_params(raw, envelope, method))
                 try:
                     return handler(ls, params)
                 except MlWorkbenchError as error:
@@ -110,11 +124,136 @@ def request(
     return decorator
 
 
-def workspace_of(params: Any) -> Path:
-    """The request's `workspaceUri` as a folder path (InvalidParams when it is missing)."""
-    uri = getattr(params, "workspaceUri", None)
-    if not isinstance(uri, str) or not uri:
-        raise JsonRpcException(
-            code=types.ErrorCodes.InvalidParams, message="'workspaceUri' must be a string"
-        )
+class _WorkspaceParams(TypedDict):
+    workspaceUri: str
+
+
+def workspace_of(params: _WorkspaceParams) -> Path:
+    """The request's `workspaceUri` as a folder path (InvalidParams when it is empty)."""
+    uri = params["workspaceUri"]
+    if not uri:
+        raise _invalid_params("'workspaceUri' must not be empty")
     return Path(to_fs_path(uri) or uri)
+
+
+# --- params: pygls's namedtuples -> the envelope's TypedDict -----------------------------------
+
+
+def structure_params(raw: object, envelope: type, method: str) -> dict[str, object]:
+    """`raw` (pygls hands custom methods' params as nested namedtuples) as a checked `envelope`.
+
+    A `null` value counts as absent, as it did for the handlers; keys the envelope does not
+    name are dropped. Strict: "8080" is not a port, "abc" is not a list of run ids.
+    """
+    from cattrs.errors import BaseValidationError
+
+    data = _plain(raw)
+    if data is None and not envelope.__required_keys__:  # type: ignore[attr-defined]
+        data = {}
+    if not isinstance(data, dict):
+        raise _invalid_params(f"the params of {method} must be an object")
+    known = envelope.__required_keys__ | envelope.__optional_keys__  # type: ignore[attr-defined]
+    data = {key: value for key, value in data.items() if key in known}
+    try:
+        return cast(dict[str, object], _structure_hook(envelope)(data, envelope))
+    except BaseValidationError as error:
+        raise _invalid_params(_describe_problems(error, envelope)) from None
+
+
+def _plain(value: object) -> object:
+    """JSON again: namedtuples (JSON objects) as dicts without their null keys, arrays as lists."""
+    if isinstance(value, tuple) and hasattr(value, "_asdict"):
+        value = value._asdict()
+    if isinstance(value, dict):
+        return {key: _plain(item) for key, item in value.items() if item is not None}
+    if isinstance(value, (list, tuple)):
+        return [_plain(item) for item in value]
+    return value
+
+
+_hooks: dict[type, Callable[[object, type], object]] = {}
+_hooks_lock = threading.Lock()
+
+
+def _structure_hook(envelope: type) -> Callable[[object, type], object]:
+    """The envelope's structuring function, generated once (under a lock: requests run on
+    several worker threads) by a converter built on first use, off the start-up path."""
+    with _hooks_lock:
+        hook = _hooks.get(envelope)
+        if hook is None:
+            hook = _hooks[envelope] = _strict_converter().get_structure_hook(envelope)
+        return hook
+
+
+@functools.cache
+def _strict_converter() -> Converter:
+    """cattrs, minus its coercions: it would take "8080" as an int and "abc" as a list."""
+    from cattrs import Converter
+    from cattrs.cols import is_sequence, list_structure_factory
+
+    converter = Converter()
+
+    def exactly(kind: type) -> Callable[[object, type], object]:
+        def check(value: object, _: type) -> object:
+            # bool is an int in Python, never in JSON; an int is a fine float.
+            ok = isinstance(value, (int, float) if kind is float else kind)
+            if not ok or (kind is not bool and isinstance(value, bool)):
+                raise TypeError(f"expected {kind.__name__}")
+            return value
+
+        return check
+
+    for kind in (str, int, float, bool):
+        converter.register_structure_hook(kind, exactly(kind))
+
+    def lists(hint: Any) -> Callable[[object, type], object]:
+        items = list_structure_factory(hint, converter)
+
+        def check(value: object, kind: type) -> object:
+            if not isinstance(value, list):
+                raise TypeError("expected a list")
+            return items(value, kind)
+
+        return check
+
+    converter.register_structure_hook_factory(is_sequence, lists)
+    return converter
+
+
+def _describe_problems(error: Exception, envelope: type) -> str:
+    """One clause per bad field, in the envelope's order: "'runIds' must be a list of strings"."""
+    from cattrs.errors import AttributeValidationNote
+
+    order = list(typing.get_type_hints(envelope))
+    problems: list[tuple[int, str]] = []
+    for problem in getattr(error, "exceptions", [error]):
+        notes = getattr(problem, "__notes__", [])
+        note = next((n for n in notes if isinstance(n, AttributeValidationNote)), None)
+        if note is None:
+            problems.append((len(order), str(problem)))
+            continue
+        where = order.index(note.name) if note.name in order else len(order)
+        if isinstance(problem, KeyError):
+            problems.append((where, f"'{note.name}' is required"))
+        else:
+            problems.append((where, f"'{note.name}' must be {_describe(note.type)}"))
+    return "; ".join(text for _, text in sorted(problems))
+
+
+_NAMES = {str: "a string", int: "an integer", float: "a number", bool: "true or false"}
+_PLURALS = {str: "strings", int: "integers", float: "numbers", bool: "booleans"}
+
+
+def _describe(hint: object) -> str:
+    origin, args = typing.get_origin(hint), typing.get_args(hint)
+    if origin is list and args:
+        return f"a list of {_PLURALS.get(args[0], 'items')}"
+    if origin is dict and len(args) == 2:
+        return f"an object of {_PLURALS.get(args[1], 'items')}"
+    if isinstance(hint, type) and hint in _NAMES:
+        return _NAMES[hint]
+    return "an object" if typing.is_typeddict(hint) else f"a {hint}"
+
+
+def _invalid_params(message: str) -> JsonRpcException:
+    return JsonRpcException(code=types.ErrorCodes.InvalidParams, message=message)

@@ -9,9 +9,16 @@ on this machine (a run whose artifacts live elsewhere is refused, see `request_p
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from mlworkbench_server.explorer_protocol import EDIT_RUN_ACTIONS
+from mlworkbench_server.explorer_protocol import (
+    EDIT_RUN_ACTIONS,
+    EditRunParams,
+    ListArtifactsParams,
+    ResolveArtifactParams,
+    ResolvedArtifactResult,
+    RunDetailsParams,
+)
 from mlworkbench_server.protocol import REQUESTS
 from mlworkbench_server.request_path import Trust, request, workspace_of
 
@@ -20,18 +27,16 @@ if TYPE_CHECKING:
     from mlworkbench_server.server import WorkbenchServer
 
 
-def edit_run(ls: WorkbenchServer, params: Any) -> RunDetails:
+def edit_run(ls: WorkbenchServer, params: EditRunParams) -> RunDetails:
     """Apply one edit action; the run's details afterwards (the request path checked trust)."""
     from mlworkbench.errors import InvalidRunEditError
     from mlworkbench.explorer import run_edits
 
-    workspace, run_id, uri = workspace_of(params), str(params.runId), ls.tracking_uri
-    action = getattr(params, "action", None)
-    value = getattr(params, "value", None)
-    key = getattr(params, "key", None)
+    workspace, run_id, uri = workspace_of(params), params["runId"], ls.tracking_uri
+    action, value, key = params.get("action"), params.get("value"), params.get("key")
 
-    def needs(name: str, given: object) -> str:
-        if not isinstance(given, str):
+    def needs(name: str, given: str | None) -> str:
+        if given is None:
             raise InvalidRunEditError(run_id, f"the {action!r} edit needs a {name!r} string")
         return given
 
@@ -54,7 +59,7 @@ def edit_run(ls: WorkbenchServer, params: Any) -> RunDetails:
     assert set(actions) == set(EDIT_RUN_ACTIONS)
 
     def apply() -> RunDetails:
-        if not isinstance(action, str) or action not in actions:
+        if action is None or action not in actions:
             raise InvalidRunEditError(
                 run_id, f"unknown edit {action!r}; expected one of {', '.join(EDIT_RUN_ACTIONS)}"
             )
@@ -67,40 +72,38 @@ def edit_run(ls: WorkbenchServer, params: Any) -> RunDetails:
 
 def register(server: WorkbenchServer) -> None:
     @request(server, REQUESTS["RUN_DETAILS"], Trust.READ_LOCAL)
-    def run_details(ls: WorkbenchServer, params: Any) -> dict[str, object]:
+    def run_details(ls: WorkbenchServer, params: RunDetailsParams) -> dict[str, object]:
         from mlworkbench.explorer.run_details import get_run_details
 
-        workspace, run_id = workspace_of(params), str(params.runId)
+        workspace, run_id = workspace_of(params), params["runId"]
         return get_run_details(workspace, run_id, tracking_uri=ls.tracking_uri).to_dict()
 
     @request(server, REQUESTS["LIST_ARTIFACTS"], Trust.READ_LOCAL)
-    def list_artifacts(ls: WorkbenchServer, params: Any) -> dict[str, object]:
+    def list_artifacts(ls: WorkbenchServer, params: ListArtifactsParams) -> dict[str, object]:
         from mlworkbench.explorer.run_details import list_artifacts
 
-        workspace, run_id = workspace_of(params), str(params.runId)
-        path = getattr(params, "path", None) or None
+        workspace, run_id = workspace_of(params), params["runId"]
+        path = params.get("path") or None
         entries = list_artifacts(workspace, run_id, path, tracking_uri=ls.tracking_uri)
         return {"entries": [entry.to_dict() for entry in entries]}
 
     @request(server, REQUESTS["RESOLVE_ARTIFACT"], Trust.READ_LOCAL)
-    def resolve_artifact(ls: WorkbenchServer, params: Any) -> dict[str, object]:
+    def resolve_artifact(
+        ls: WorkbenchServer, params: ResolveArtifactParams
+    ) -> ResolvedArtifactResult:
         from mlworkbench.explorer.artifact_access import resolve_artifact
         from mlworkbench.explorer.run_models import resolve_model_file
 
-        workspace, run_id = workspace_of(params), str(params.runId)
-        path = getattr(params, "path", None)
-        model = getattr(params, "model", None)  # a model's label: its MLmodel file
-        if isinstance(model, str):
+        workspace, run_id = workspace_of(params), params["runId"]
+        model = params.get("model")  # a model's label: its MLmodel file
+        if model is not None:
             resolved = resolve_model_file(workspace, run_id, model, tracking_uri=ls.tracking_uri)
         else:
             resolved = resolve_artifact(
-                workspace,
-                run_id,
-                path if isinstance(path, str) else "",
-                tracking_uri=ls.tracking_uri,
+                workspace, run_id, params.get("path", ""), tracking_uri=ls.tracking_uri
             )
         return {"localPath": str(resolved.local_path), "kind": resolved.kind}
 
     @request(server, REQUESTS["EDIT_RUN"], Trust.WRITE, refused="change runs")
-    def edit(ls: WorkbenchServer, params: Any) -> dict[str, object]:
+    def edit(ls: WorkbenchServer, params: EditRunParams) -> dict[str, object]:
         return edit_run(ls, params).to_dict()

@@ -11,7 +11,7 @@ import sys
 import threading
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from lsprotocol import types
 from pygls.exceptions import JsonRpcException
@@ -24,6 +24,14 @@ from mlworkbench_server.request_path import Trust, request, untrusted_error, wor
 
 if TYPE_CHECKING:
     from mlworkbench.launch.launcher import MetricPoint, RunHandle
+    from mlworkbench_server.protocol import (
+        EmptyResult,
+        ListRunsParams,
+        PrepareDebugRunParams,
+        RunIdParams,
+        StartRunParams,
+        StartRunResult,
+    )
     from mlworkbench_server.server import WorkbenchServer
 
 FLUSH_INTERVAL_S = 0.1
@@ -69,11 +77,14 @@ class OutputBatcher:
         )
 
 
-def launch_target(server: WorkbenchServer, params: Any) -> tuple[Path, Path]:
+def launch_target(
+    server: WorkbenchServer, params: StartRunParams | PrepareDebugRunParams
+) -> tuple[Path, Path]:
     """The script and workspace of a launch request, once the workspace is known trusted."""
     if not server.trusted:  # the request path checked already; `start` is public, so again
         raise untrusted_error(Trust.EXECUTE, "run scripts")
-    script = Path(to_fs_path(params.uri) or params.uri)
+    uri = params["uri"]
+    script = Path(to_fs_path(uri) or uri)
     return script, workspace_of(params)
 
 
@@ -85,7 +96,7 @@ class RunSessions:
         self._handles: dict[str, RunHandle] = {}
         self._lock = threading.Lock()
 
-    def start(self, params: Any) -> dict[str, object]:
+    def start(self, params: StartRunParams) -> StartRunResult:
         from mlworkbench.errors import MlWorkbenchError
         from mlworkbench.launch.launcher import start_run
 
@@ -93,11 +104,11 @@ class RunSessions:
         try:
             handle = start_run(
                 script,
-                list(getattr(params, "args", None) or []),
+                params["args"],
                 workspace=workspace,
                 python=sys.executable,
-                experiment=getattr(params, "experiment", None) or None,
-                run_name=getattr(params, "runName", None) or None,
+                experiment=params.get("experiment") or None,
+                run_name=params.get("runName") or None,
                 tracking_uri=self._server.tracking_uri,
             )
         except MlWorkbenchError as error:
@@ -205,29 +216,24 @@ def register(server: WorkbenchServer) -> None:
     server.after_start(reconcile_stale, Trust.WRITE)
 
     @request(server, REQUESTS["START_RUN"], Trust.EXECUTE, refused="run scripts")
-    def start_run(ls: WorkbenchServer, params: Any) -> dict[str, object]:
+    def start_run(ls: WorkbenchServer, params: StartRunParams) -> StartRunResult:
         return ls.runs.start(params)
 
     @request(server, REQUESTS["PREPARE_DEBUG_RUN"], Trust.EXECUTE, refused="run scripts")
-    def prepare_debug_run(ls: WorkbenchServer, params: Any) -> dict[str, object]:
+    def prepare_debug_run(ls: WorkbenchServer, params: PrepareDebugRunParams) -> dict[str, object]:
         from mlworkbench.launch.launcher import debug_launch
 
         script, workspace = launch_target(ls, params)
-        return debug_launch(
-            script,
-            list(getattr(params, "args", None) or []),
-            workspace=workspace,
-            python=sys.executable,
-        )
+        return debug_launch(script, params["args"], workspace=workspace, python=sys.executable)
 
     # From memory, on the event loop: cancelling must not queue behind slow reads.
     @request(server, REQUESTS["CANCEL_RUN"], Trust.EXECUTE, thread=False)
-    def cancel_run(ls: WorkbenchServer, params: Any) -> dict[str, object]:
-        ls.runs.cancel(params.runId)
+    def cancel_run(ls: WorkbenchServer, params: RunIdParams) -> EmptyResult:
+        ls.runs.cancel(params["runId"])
         return {}
 
     @request(server, REQUESTS["LIST_RUNS"], Trust.READ_LOCAL)
-    def list_runs(ls: WorkbenchServer, params: Any) -> dict[str, object]:
+    def list_runs(ls: WorkbenchServer, params: ListRunsParams) -> dict[str, object]:
         from mlworkbench.explorer.run_listing import list_runs
 
         runs = list_runs(workspace_of(params), tracking_uri=ls.tracking_uri, max_results=200)

@@ -21,10 +21,7 @@ from mlworkbench.errors import (
 from mlworkbench.explorer.artifact_access import ResolvedArtifact, resolve_artifact
 from mlworkbench.tracking.private_dirs import CACHE_PREFIX, checked_cache_dir
 
-
-@pytest.fixture(autouse=True)
-def _no_tracking_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+pytestmark = pytest.mark.usefixtures("no_tracking_env")
 
 
 @pytest.fixture(scope="module")

@@ -18,9 +18,7 @@ DEMO = Path(__file__).resolve().parents[2] / "demo"
 CONSOLE_SCRIPT = Path(sys.executable).parent / "mlworkbench"
 
 
-@pytest.fixture(autouse=True)
-def _no_tracking_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+pytestmark = pytest.mark.usefixtures("no_tracking_env")
 
 
 def test_version(capsys: pytest.CaptureFixture[str]) -> None:

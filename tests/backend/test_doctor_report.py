@@ -31,9 +31,7 @@ def fake_distribution(root: Path, name: str, version_: str) -> Path:
     return root
 
 
-@pytest.fixture(autouse=True)
-def _no_tracking_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+pytestmark = pytest.mark.usefixtures("no_tracking_env")
 
 
 def test_real_environment_with_default_extras_is_ok(tmp_path: Path) -> None:

@@ -18,10 +18,7 @@ from mlworkbench.errors import (
 )
 from mlworkbench.explorer.run_details import ArtifactEntry, get_run_details, list_artifacts
 
-
-@pytest.fixture(autouse=True)
-def _no_tracking_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+pytestmark = pytest.mark.usefixtures("no_tracking_env")
 
 
 @pytest.fixture(scope="module")

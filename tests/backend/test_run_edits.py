@@ -19,10 +19,7 @@ from mlworkbench.explorer.run_edits import (
     set_tag,
 )
 
-
-@pytest.fixture(autouse=True)
-def _no_tracking_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+pytestmark = pytest.mark.usefixtures("no_tracking_env")
 
 
 @pytest.fixture(scope="module")

@@ -10,10 +10,7 @@ import pytest
 from mlworkbench.cli import main
 from mlworkbench.commands.runs import format_duration
 
-
-@pytest.fixture(autouse=True)
-def _no_tracking_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+pytestmark = pytest.mark.usefixtures("no_tracking_env")
 
 
 @pytest.fixture

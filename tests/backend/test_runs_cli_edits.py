@@ -12,10 +12,7 @@ from run_details_store import Store, copy_store, make_store
 
 from mlworkbench.cli import main
 
-
-@pytest.fixture(autouse=True)
-def _no_tracking_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+pytestmark = pytest.mark.usefixtures("no_tracking_env")
 
 
 @pytest.fixture(scope="module")

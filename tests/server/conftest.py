@@ -10,16 +10,35 @@ from lsprotocol import types
 from pytest_lsp import ClientServerConfig, LanguageClient
 
 ROOT = Path(__file__).resolve().parents[2]
+# The server as the extension starts it; it inherits this process's environment.
+SERVER = ClientServerConfig(server_command=[sys.executable, "-m", "mlworkbench_server"])
 
 
-@pytest_lsp.fixture(
-    config=ClientServerConfig(server_command=[sys.executable, "-m", "mlworkbench_server"]),
-)
+@pytest_lsp.fixture(config=SERVER)
 async def client(lsp_client: LanguageClient):  # type: ignore[no-untyped-def]
+    """A client with the demo folder as its root, and no `trusted` option: untrusted."""
     await lsp_client.initialize_session(
         types.InitializeParams(
             capabilities=types.ClientCapabilities(),
             root_uri=(ROOT / "demo").as_uri(),
+        )
+    )
+    yield
+    await lsp_client.shutdown_session()
+
+
+@pytest_lsp.fixture(config=SERVER)
+async def trusted(lsp_client: LanguageClient):  # type: ignore[no-untyped-def]
+    """A client in a trusted workspace, with no root folder: each test names its workspace
+    in its requests (`workspaceUri`), and trust is what lets it write (edits, registering).
+
+    A module whose client must do more before `initialize` (advertise a capability, listen
+    from the first notification) defines its own `trusted`, which replaces this one there.
+    """
+    await lsp_client.initialize_session(
+        types.InitializeParams(
+            capabilities=types.ClientCapabilities(),
+            initialization_options={"trusted": True},
         )
     )
     yield

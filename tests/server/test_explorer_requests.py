@@ -7,16 +7,14 @@ workspaces, written by a second MlflowClient the way a training script or the ML
 from __future__ import annotations
 
 import asyncio
-import sys
 import textwrap
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
-import pytest_lsp
 from lsprotocol import types
 from pygls.exceptions import JsonRpcException
-from pytest_lsp import ClientServerConfig, LanguageClient
+from pytest_lsp import LanguageClient
 
 from mlworkbench_server.protocol import ERROR_CODES, NOTIFICATIONS, REQUESTS
 
@@ -24,25 +22,16 @@ if TYPE_CHECKING:
     from mlflow.tracking import MlflowClient
 
 
-@pytest_lsp.fixture(
-    config=ClientServerConfig(server_command=[sys.executable, "-m", "mlworkbench_server"]),
-)
-async def trusted(lsp_client: LanguageClient):  # type: ignore[no-untyped-def]
-    statuses: list[Any] = []
-    lsp_client.statuses = statuses  # type: ignore[attr-defined]
+@pytest.fixture
+def statuses(trusted: LanguageClient) -> list[Any]:
+    """The run statuses the server sends the `trusted` client (conftest.py) from now on."""
+    received: list[Any] = []
 
-    @lsp_client.feature(NOTIFICATIONS["RUN_STATUS"])
+    @trusted.feature(NOTIFICATIONS["RUN_STATUS"])
     def on_status(params: Any) -> None:
-        statuses.append(params)
+        received.append(params)
 
-    await lsp_client.initialize_session(
-        types.InitializeParams(
-            capabilities=types.ClientCapabilities(),
-            initialization_options={"trusted": True},
-        )
-    )
-    yield
-    await lsp_client.shutdown_session()
+    return received
 
 
 def make_store(workspace: Path, runs: int = 25) -> tuple[MlflowClient, str, list[str]]:
@@ -184,7 +173,7 @@ async def test_compare_runs_and_its_errors(client: LanguageClient, tmp_path: Pat
 
 
 async def test_a_run_this_server_starts_and_ends_is_fresh_in_the_next_page(
-    trusted: LanguageClient, tmp_path: Path
+    trusted: LanguageClient, statuses: list[Any], tmp_path: Path
 ) -> None:
     make_store(tmp_path, runs=2)
     assert (await query(trusted, tmp_path)).page.total == 2
@@ -202,7 +191,6 @@ async def test_a_run_this_server_starts_and_ends_is_fresh_in_the_next_page(
         REQUESTS["START_RUN"],
         {"uri": script.as_uri(), "workspaceUri": tmp_path.as_uri(), "args": []},
     )
-    statuses: list[Any] = trusted.statuses  # type: ignore[attr-defined]
     for _ in range(600):
         if any(s.runId == started.runId and s.status != "RUNNING" for s in statuses):
             break

@@ -7,7 +7,12 @@ import re
 import subprocess
 import sys
 
-from mlworkbench_server.protocol import COMMANDS, CONTEXT_KEYS, VIEWS
+import pytest
+from lsprotocol import types
+from pygls.exceptions import JsonRpcException
+
+from mlworkbench_server.protocol import COMMANDS, CONTEXT_KEYS, REQUEST_TYPES, REQUESTS, VIEWS
+from mlworkbench_server.request_path import structure_params
 
 from .conftest import ROOT
 
@@ -22,6 +27,51 @@ def test_generated_typescript_is_up_to_date() -> None:
         check=False,
     )
     assert result.returncode == 0, result.stderr
+
+
+def test_every_request_has_its_params_and_result_types() -> None:
+    # The server structures params into the row's envelope, the extension's `request()` takes
+    # its types from it: a request without a row could do neither.
+    assert set(REQUEST_TYPES) == set(REQUESTS)
+    for name, row in REQUEST_TYPES.items():
+        assert hasattr(row.params, "__required_keys__"), f"{name}: params must be a TypedDict"
+
+
+def test_the_request_path_structures_every_envelope() -> None:
+    from mlworkbench_server.request_path import _structure_hook
+
+    for row in REQUEST_TYPES.values():
+        assert callable(_structure_hook(row.params))
+
+
+WS = "file:///w"
+
+
+@pytest.mark.parametrize(
+    ("params", "message"),
+    [
+        ({"workspaceUri": WS, "runIds": "abc"}, "'runIds' must be a list of strings"),
+        ({"workspaceUri": WS, "runIds": ["a", 1]}, "'runIds' must be a list of strings"),
+        ({"runIds": ["a"]}, "'workspaceUri' is required"),
+        ({"workspaceUri": WS, "runIds": [], "maxPoints": "9"}, "'maxPoints' must be an integer"),
+        ({"workspaceUri": WS, "runIds": [], "maxPoints": True}, "'maxPoints' must be an integer"),
+        (["a"], "the params of mlworkbench/compareRuns must be an object"),
+    ],
+)
+def test_params_of_the_wrong_shape_are_invalid_params_naming_the_field(
+    params: object, message: str
+) -> None:
+    with pytest.raises(JsonRpcException) as raised:
+        structure_params(params, REQUEST_TYPES["COMPARE_RUNS"].params, REQUESTS["COMPARE_RUNS"])
+    assert raised.value.code == types.ErrorCodes.InvalidParams
+    assert raised.value.message == message
+
+
+def test_structured_params_drop_nulls_and_unknown_keys() -> None:
+    raw = {"workspaceUri": WS, "runIds": ["a"], "maxPoints": None, "extra": 1}
+    structured = structure_params(raw, REQUEST_TYPES["COMPARE_RUNS"].params, "m")
+    assert structured == {"workspaceUri": WS, "runIds": ["a"]}
+    assert structure_params(None, REQUEST_TYPES["STOP_MONITORS"].params, "m") == {}
 
 
 def test_package_json_contributes_exactly_the_protocol_commands() -> None:

@@ -6,15 +6,12 @@ back with MLflow's own client. Untrusted workspaces may list models but change n
 
 from __future__ import annotations
 
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-import pytest_lsp
-from lsprotocol import types
 from pygls.exceptions import JsonRpcException
-from pytest_lsp import ClientServerConfig, LanguageClient
+from pytest_lsp import LanguageClient
 
 from mlworkbench_server.protocol import ERROR_CODES, REQUESTS
 
@@ -51,20 +48,6 @@ def store(tmp_path_factory: pytest.TempPathFactory) -> Store:
     finally:
         mlflow.set_tracking_uri(None)
     return Store(workspace, uri, one.info.run_id, two.info.run_id)
-
-
-@pytest_lsp.fixture(
-    config=ClientServerConfig(server_command=[sys.executable, "-m", "mlworkbench_server"]),
-)
-async def trusted(lsp_client: LanguageClient):  # type: ignore[no-untyped-def]
-    await lsp_client.initialize_session(
-        types.InitializeParams(
-            capabilities=types.ClientCapabilities(),
-            initialization_options={"trusted": True},
-        )
-    )
-    yield
-    await lsp_client.shutdown_session()
 
 
 def _registered(store: Store) -> dict[str, dict[str, int]]:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -10,25 +9,13 @@ import pytest
 import pytest_lsp
 from lsprotocol import types
 from pygls.exceptions import JsonRpcException
-from pytest_lsp import ClientServerConfig, LanguageClient
+from pytest_lsp import LanguageClient
 
 from mlworkbench.explorer.run_details import get_run_details
 from mlworkbench_server.protocol import ERROR_CODES, REQUESTS
 from tests.backend.run_details_store import Store, make_store
 
-SERVER = ClientServerConfig(server_command=[sys.executable, "-m", "mlworkbench_server"])
-
-
-@pytest_lsp.fixture(config=SERVER)
-async def trusted(lsp_client: LanguageClient):  # type: ignore[no-untyped-def]
-    await lsp_client.initialize_session(
-        types.InitializeParams(
-            capabilities=types.ClientCapabilities(),
-            initialization_options={"trusted": True},
-        )
-    )
-    yield
-    await lsp_client.shutdown_session()
+from .conftest import SERVER
 
 
 @pytest_lsp.fixture(config=SERVER)

@@ -63,6 +63,8 @@ class Inbox:
     config=ClientServerConfig(server_command=[sys.executable, "-m", "mlworkbench_server"]),
 )
 async def trusted(lsp_client: LanguageClient):  # type: ignore[no-untyped-def]
+    """conftest.py's trusted client, plus what these tests read: it advertises code-lens
+    refresh (which only `initialize` can say) and keeps every notification from the start."""
     lsp_client.inbox = Inbox(lsp_client)  # type: ignore[attr-defined]
     lsp_client.lens_refreshes = 0  # type: ignore[attr-defined]
 

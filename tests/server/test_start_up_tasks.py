@@ -95,8 +95,11 @@ async def test_a_workspace_without_a_store_gets_no_warm_up_and_no_store(
     script.write_text(SCRIPT)
 
     refreshed = await _start(uninitialized, tmp_path)
+    # The lenses' answer is the marker, not a pause: the server handles messages in order, so
+    # it has handled `initialized` by then, and that handler decides there and then whether
+    # the start-up thread runs (WorkbenchServer.start_background_tasks). No store, no thread:
+    # nothing is left that could refresh lenses or create a store later.
     found = titles(await lenses(uninitialized, open_document(uninitialized, script)))
-    await asyncio.sleep(2)  # time a warm-up would have had
 
     assert not refreshed.is_set()
     assert not any("runs ·" in title or "run ·" in title for title in found), found

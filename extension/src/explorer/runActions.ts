@@ -3,8 +3,9 @@
 // restore, copy its id, compare. Edits go through the server (MLflow's client), never the store.
 import * as path from "path";
 import * as vscode from "vscode";
+import { request, WorkspaceClient, workspaceClient } from "../common/requests";
 import { ServerManager } from "../common/serverManager";
-import { Commands, Requests, ResolvedArtifactResult, RunDetails, RunSummary } from "../protocol";
+import { Commands, EditRunParams, Requests, RunDetails, RunSummary } from "../protocol";
 import { analysisFor } from "../scripts/scriptCommands";
 import { ensureTrusted } from "../scripts/trust";
 import { debugScript } from "../launch/debugRun";
@@ -72,21 +73,22 @@ export class RunActions {
     return picked?.runId;
   }
 
-  private async request<T>(method: string, params: Record<string, unknown>): Promise<T> {
-    const client = this.servers.languageClient;
-    const folder = vscode.workspace.workspaceFolders?.[0];
-    if (!client || !folder) {
+  private server(): WorkspaceClient {
+    const target = workspaceClient(this.servers);
+    if (!target) {
       throw new Error("the server is not running yet (see ML Workbench: Show Log)");
     }
-    return client.sendRequest<T>(method, { workspaceUri: folder.uri.toString(), ...params });
+    return target;
   }
 
   async details(runId: string): Promise<RunDetails> {
-    return this.request<RunDetails>(Requests.RUN_DETAILS, { runId });
+    const { client, workspaceUri } = this.server();
+    return request(client, Requests.RUN_DETAILS, { workspaceUri, runId });
   }
 
-  private async edit(runId: string, action: string, extra: Record<string, unknown> = {}): Promise<RunDetails> {
-    const updated = await this.request<RunDetails>(Requests.EDIT_RUN, { runId, action, ...extra });
+  private async edit(runId: string, action: string, extra: Pick<EditRunParams, "key" | "value"> = {}): Promise<RunDetails> {
+    const { client, workspaceUri } = this.server();
+    const updated = await request(client, Requests.EDIT_RUN, { workspaceUri, runId, action, ...extra });
     this.tree.refreshSoon(50);
     return updated;
   }
@@ -116,7 +118,8 @@ export class RunActions {
     }
     if (typeof target?.model === "string") {
       // A model the run logged (maybe outside its artifacts, as MLflow 3 keeps them): its MLmodel.
-      const resolved = await this.request<ResolvedArtifactResult>(Requests.RESOLVE_ARTIFACT, { runId, model: target.model });
+      const { client, workspaceUri } = this.server();
+      const resolved = await request(client, Requests.RESOLVE_ARTIFACT, { workspaceUri, runId, model: target.model });
       await this.showReadOnly(vscode.Uri.file(resolved.localPath), resolved.kind);
       return;
     }
@@ -130,7 +133,8 @@ export class RunActions {
     if (!artifactPath) {
       return;
     }
-    const resolved = await this.request<ResolvedArtifactResult>(Requests.RESOLVE_ARTIFACT, { runId, path: artifactPath });
+    const { client, workspaceUri } = this.server();
+    const resolved = await request(client, Requests.RESOLVE_ARTIFACT, { workspaceUri, runId, path: artifactPath });
     const uri = vscode.Uri.file(resolved.localPath);
     switch (resolved.kind) {
       case "text":

@@ -5,13 +5,13 @@
 // look is in runsTreeItems.ts.
 import * as vscode from "vscode";
 import { traceError } from "../common/log";
+import { request, RequestMethod, WorkspaceClient, workspaceClient } from "../common/requests";
 import { ServerManager } from "../common/serverManager";
 import {
   ArtifactEntry,
   Commands,
   ContextKeys,
   ExperimentInfo,
-  QueryRunsResult,
   Requests,
   RunDetails,
   RunModel,
@@ -102,17 +102,12 @@ export class RunsTreeProvider implements vscode.TreeDataProvider<RunsNode>, vsco
 
   /** Asks the server for one page, to check a filter as it is typed: the problem or undefined. */
   async checkFilter(filter: string): Promise<{ message: string; position?: number } | undefined> {
-    const client = this.servers.languageClient;
-    const folder = vscode.workspace.workspaceFolders?.[0];
-    if (!client || !folder || !filter.trim()) {
+    const target = workspaceClient(this.servers);
+    if (!target || !filter.trim()) {
       return undefined;
     }
     try {
-      await client.sendRequest<QueryRunsResult>(Requests.QUERY_RUNS, {
-        workspaceUri: folder.uri.toString(),
-        filter,
-        limit: 1,
-      });
+      await request(target.client, Requests.QUERY_RUNS, { workspaceUri: target.workspaceUri, filter, limit: 1 });
       return undefined;
     } catch (error) {
       const data = (error as { data?: { position?: unknown } }).data;
@@ -218,17 +213,14 @@ export class RunsTreeProvider implements vscode.TreeDataProvider<RunsNode>, vsco
   }
 
   private async roots(): Promise<RunsNode[]> {
-    const client = this.servers.languageClient;
-    const folder = vscode.workspace.workspaceFolders?.[0];
-    if (!client || !folder) {
+    const target = workspaceClient(this.servers);
+    if (!target) {
       return [];
     }
     this.pages = new Map();
     let experiments: ExperimentInfo[];
     try {
-      const result = await client.sendRequest<{ experiments: ExperimentInfo[] }>(Requests.LIST_EXPERIMENTS, {
-        workspaceUri: folder.uri.toString(),
-      });
+      const result = await request(target.client, Requests.LIST_EXPERIMENTS, { workspaceUri: target.workspaceUri });
       experiments = result.experiments.filter((e) => e.lifecycle_stage === "active");
     } catch (error) {
       return [this.errorNode(error)];
@@ -279,7 +271,9 @@ export class RunsTreeProvider implements vscode.TreeDataProvider<RunsNode>, vsco
   }
 
   private async runSections(run: RunSummary): Promise<RunsNode[]> {
-    const details = await this.request<RunDetails>(Requests.RUN_DETAILS, { runId: run.run_id });
+    const details = await this.quietly(Requests.RUN_DETAILS, (to) =>
+      request(to.client, Requests.RUN_DETAILS, { workspaceUri: to.workspaceUri, runId: run.run_id }),
+    );
     const nodes: RunsNode[] = [];
     if (details?.note) {
       nodes.push({ kind: "value", run, id: `${run.run_id}/note`, label: "Note", description: firstLine(details.note), tooltip: details.note, note: true });
@@ -322,7 +316,9 @@ export class RunsTreeProvider implements vscode.TreeDataProvider<RunsNode>, vsco
   }
 
   private async artifactChildren(run: RunSummary, artifactPath: string | undefined): Promise<RunsNode[]> {
-    const result = await this.request<{ entries: ArtifactEntry[] }>(Requests.LIST_ARTIFACTS, { runId: run.run_id, path: artifactPath });
+    const result = await this.quietly(Requests.LIST_ARTIFACTS, (to) =>
+      request(to.client, Requests.LIST_ARTIFACTS, { workspaceUri: to.workspaceUri, runId: run.run_id, path: artifactPath }),
+    );
     const entries = result?.entries ?? [];
     if (entries.length === 0) {
       return [{ kind: "message", text: result ? "No artifacts" : "Cannot list artifacts (see log)", icon: "info" }];
@@ -343,14 +339,17 @@ export class RunsTreeProvider implements vscode.TreeDataProvider<RunsNode>, vsco
 
   private async fetchPage(experimentId: string | undefined, deleted: boolean, offset: number, limit = PAGE_SIZE): Promise<RunPage | undefined> {
     const filter = effectiveFilter(this.query);
-    const result = await this.request<QueryRunsResult>(Requests.QUERY_RUNS, {
-      experimentId,
-      deleted,
-      offset,
-      limit,
-      filter: filter || undefined,
-      orderBy: this.query.orderBy,
-    });
+    const result = await this.quietly(Requests.QUERY_RUNS, (to) =>
+      request(to.client, Requests.QUERY_RUNS, {
+        workspaceUri: to.workspaceUri,
+        experimentId,
+        deleted,
+        offset,
+        limit,
+        filter: filter || undefined,
+        orderBy: this.query.orderBy,
+      }),
+    );
     if (result) {
       this.running = new Set(result.running);
       return result.page;
@@ -358,14 +357,14 @@ export class RunsTreeProvider implements vscode.TreeDataProvider<RunsNode>, vsco
     return undefined;
   }
 
-  private async request<T>(method: string, params: Record<string, unknown>): Promise<T | undefined> {
-    const client = this.servers.languageClient;
-    const folder = vscode.workspace.workspaceFolders?.[0];
-    if (!client || !folder) {
+  /** `send` to the server about the workspace; undefined when it fails (the error kept for the view, logged once). */
+  private async quietly<T>(method: RequestMethod, send: (to: WorkspaceClient) => Promise<T>): Promise<T | undefined> {
+    const target = workspaceClient(this.servers);
+    if (!target) {
       return undefined;
     }
     try {
-      const result = await client.sendRequest<T>(method, { workspaceUri: folder.uri.toString(), ...params });
+      const result = await send(target);
       this.lastError = undefined;
       return result;
     } catch (error) {

@@ -1,6 +1,7 @@
 // The Runs view's own commands: the filter box (checked by the server as you type, errors at
 // their position), sort, group by script, deleted runs, paging, and Compare.
 import * as vscode from "vscode";
+import { request, workspaceClient } from "../common/requests";
 import { ServerManager } from "../common/serverManager";
 import { CompareData, Commands, Requests } from "../protocol";
 import { showComparePanel } from "../compare/comparePanel";
@@ -130,12 +131,11 @@ async function compare(
     return;
   }
   const load = async (runIds: string[]): Promise<CompareData> => {
-    const client = servers.languageClient;
-    const folder = vscode.workspace.workspaceFolders?.[0];
-    if (!client || !folder) {
+    const target = workspaceClient(servers);
+    if (!target) {
       throw new Error("the ML Workbench server is not running (see Show Log)");
     }
-    return client.sendRequest<CompareData>(Requests.COMPARE_RUNS, { workspaceUri: folder.uri.toString(), runIds });
+    return request(target.client, Requests.COMPARE_RUNS, { workspaceUri: target.workspaceUri, runIds });
   };
   showComparePanel(context.extensionUri, ids, load);
 }

@@ -3,6 +3,7 @@
 // the run still lands in MLflow with its params, metrics and end status.
 import * as path from "path";
 import * as vscode from "vscode";
+import { request } from "../common/requests";
 import { ServerManager } from "../common/serverManager";
 import { DebugLaunch, Requests } from "../protocol";
 import { ensureTrusted } from "../scripts/trust";
@@ -36,7 +37,7 @@ export async function debugScript(servers: ServerManager, uri: vscode.Uri | unde
   }
   let launch: DebugLaunch;
   try {
-    launch = await client.sendRequest<DebugLaunch>(Requests.PREPARE_DEBUG_RUN, {
+    launch = await request(client, Requests.PREPARE_DEBUG_RUN, {
       uri: uri.toString(),
       workspaceUri: folder.uri.toString(),
       args,

@@ -2,6 +2,7 @@
 // when they end, cancellation from anywhere (terminal, status bar, tree, palette).
 import * as path from "path";
 import * as vscode from "vscode";
+import { request } from "../common/requests";
 import { ServerManager } from "../common/serverManager";
 import { traceError, traceInfo } from "../common/log";
 import {
@@ -109,7 +110,7 @@ export class RunController implements vscode.Disposable {
     try {
       started = await vscode.window.withProgress(
         { location: vscode.ProgressLocation.Window, title: `Starting ${path.basename(uri.fsPath)}…` },
-        () => client.sendRequest<StartRunResult>(Requests.START_RUN, params),
+        () => request(client, Requests.START_RUN, params),
       );
     } catch (error) {
       const message = error instanceof Error ? error.message : String(error);
@@ -182,7 +183,7 @@ export class RunController implements vscode.Disposable {
       return;
     }
     try {
-      await client.sendRequest(Requests.CANCEL_RUN, { runId });
+      await request(client, Requests.CANCEL_RUN, { runId });
     } catch (error) {
       void vscode.window.showWarningMessage(`ML Workbench: ${error instanceof Error ? error.message : String(error)}`);
     }

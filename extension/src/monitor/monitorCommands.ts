@@ -7,17 +7,18 @@ import * as net from "net";
 import * as vscode from "vscode";
 import { ServerManager } from "../common/serverManager";
 import { traceInfo } from "../common/log";
-import { Commands, ContextKeys, ListRunsResult, OpenMonitorResult, Requests, StopMonitorsResult } from "../protocol";
+import { request, RequestClient } from "../common/requests";
+import { Commands, ContextKeys, OpenMonitorParams, Requests } from "../protocol";
 import { ensureTrusted } from "../scripts/trust";
 
 const LABELS: Record<string, string> = { mlflow: "MLflow UI", tensorboard: "TensorBoard" };
 
-async function send<T>(servers: ServerManager, method: string, params: Record<string, unknown>): Promise<T> {
+function clientOf(servers: ServerManager): RequestClient {
   const client = servers.languageClient;
   if (!client) {
     throw new Error("the server is not running yet (see ML Workbench: Show Log)");
   }
-  return client.sendRequest<T>(method, params);
+  return client;
 }
 
 function workspaceUri(): string {
@@ -36,14 +37,11 @@ async function open(servers: ServerManager, kind: "mlflow" | "tensorboard", runI
   if (!(await ensureTrusted(`start ${LABELS[kind]}`))) {
     return;
   }
-  const params: Record<string, unknown> = { workspaceUri: workspaceUri(), kind };
-  if (runId) {
-    params.runId = runId;
-  }
-  Object.assign(params, await listenOptions());
+  const folderUri = workspaceUri();
+  const { port, allowedHosts } = await listenOptions();
   const result = await vscode.window.withProgress(
     { location: vscode.ProgressLocation.Notification, title: `ML Workbench: starting ${LABELS[kind]}…` },
-    () => send<OpenMonitorResult>(servers, Requests.OPEN_MONITOR, params),
+    () => request(clientOf(servers), Requests.OPEN_MONITOR, { workspaceUri: folderUri, kind, runId: runId || undefined, port, allowedHosts }),
   );
   await setRunning(true);
   const local = vscode.Uri.parse(result.url);
@@ -73,7 +71,7 @@ function withQuery(external: vscode.Uri, local: vscode.Uri): vscode.Uri {
  * extension host runs beside the server), its external URI asked for, and that authority
  * allowed too.
  */
-async function listenOptions(): Promise<{ port: number; allowedHosts: string[] }> {
+async function listenOptions(): Promise<Required<Pick<OpenMonitorParams, "port" | "allowedHosts">>> {
   const port = await new Promise<number>((resolve, reject) => {
     const probe = net.createServer();
     probe.once("error", reject);
@@ -94,7 +92,7 @@ async function pickRun(servers: ServerManager, item: unknown): Promise<string | 
   if (typeof clicked === "string") {
     return clicked;
   }
-  const { runs } = await send<ListRunsResult>(servers, Requests.LIST_RUNS, { workspaceUri: workspaceUri() });
+  const { runs } = await request(clientOf(servers), Requests.LIST_RUNS, { workspaceUri: workspaceUri() });
   if (runs.length === 0) {
     void vscode.window.showInformationMessage("ML Workbench: no runs in this workspace yet.");
     return undefined;
@@ -112,7 +110,7 @@ async function pickRun(servers: ServerManager, item: unknown): Promise<string | 
 }
 
 async function stop(servers: ServerManager): Promise<void> {
-  const { stopped } = await send<StopMonitorsResult>(servers, Requests.STOP_MONITORS, {});
+  const { stopped } = await request(clientOf(servers), Requests.STOP_MONITORS, {});
   await setRunning(false);
   void vscode.window.showInformationMessage(
     stopped === 0 ? "ML Workbench: no MLflow UI or TensorBoard was running." : `ML Workbench: stopped ${stopped} server${stopped === 1 ? "" : "s"}.`,

@@ -4,17 +4,9 @@
 import * as vscode from "vscode";
 import { traceError } from "../common/log";
 import { escapeMarkdown, markdownCode } from "../common/markdownText";
+import { request, WorkspaceClient, workspaceClient } from "../common/requests";
 import { ServerManager } from "../common/serverManager";
-import {
-  Commands,
-  ErrorCodes,
-  ListModelsResult,
-  ListRunsResult,
-  ModelVersionInfo,
-  RegisteredModelInfo,
-  Requests,
-  Views,
-} from "../protocol";
+import { Commands, ErrorCodes, ListRunsResult, ModelVersionInfo, RegisteredModelInfo, Requests, Views } from "../protocol";
 import { ensureTrusted } from "../scripts/trust";
 import { aliasProblem, describeVersion, modelChoices, modelNameProblem, suggestModelName } from "./modelNames";
 
@@ -39,13 +31,12 @@ function showError(error: unknown): void {
   void vscode.window.showErrorMessage(`ML Workbench: ${messageOf(error)}`);
 }
 
-async function request<T>(servers: ServerManager, method: string, params: Record<string, unknown>): Promise<T> {
-  const client = servers.languageClient;
-  const folder = vscode.workspace.workspaceFolders?.[0];
-  if (!client || !folder) {
+function serverOf(servers: ServerManager): WorkspaceClient {
+  const target = workspaceClient(servers);
+  if (!target) {
     throw new Error("the server is not running yet (see ML Workbench: Show Log)");
   }
-  return client.sendRequest<T>(method, { workspaceUri: folder.uri.toString(), ...params });
+  return target;
 }
 
 export class ModelsTreeProvider implements vscode.TreeDataProvider<ModelsNode>, vscode.Disposable {
@@ -117,7 +108,8 @@ export class ModelsTreeProvider implements vscode.TreeDataProvider<ModelsNode>, 
       return []; // the welcome text shows; onReady refreshes the view
     }
     try {
-      const result = await request<ListModelsResult>(this.servers, Requests.LIST_MODELS, {});
+      const { client, workspaceUri } = serverOf(this.servers);
+      const result = await request(client, Requests.LIST_MODELS, { workspaceUri });
       return result.models.map((model) => ({ kind: "model", model }));
     } catch (error) {
       traceError("Listing models failed", error);
@@ -173,7 +165,8 @@ export async function registerModelFromRun(servers: ServerManager, runId: string
     }
     let version: ModelVersionInfo;
     try {
-      version = await request<ModelVersionInfo>(servers, Requests.REGISTER_MODEL, { runId, name, modelPath: model });
+      const { client, workspaceUri } = serverOf(servers);
+      version = await request(client, Requests.REGISTER_MODEL, { workspaceUri, runId, name, modelPath: model });
     } catch (error) {
       const choices = (error as ServerError).code === ErrorCodes.SEVERAL_MODELS_IN_RUN ? modelChoices((error as ServerError).data) : [];
       if (choices.length === 0) {
@@ -185,7 +178,8 @@ export async function registerModelFromRun(servers: ServerManager, runId: string
       if (modelPath === undefined) {
         return undefined;
       }
-      version = await request<ModelVersionInfo>(servers, Requests.REGISTER_MODEL, { runId, name, modelPath });
+      const { client, workspaceUri } = serverOf(servers);
+      version = await request(client, Requests.REGISTER_MODEL, { workspaceUri, runId, name, modelPath });
     }
     void vscode.window.showInformationMessage(`ML Workbench: registered ${version.name} version ${version.version}.`);
     return version;
@@ -198,7 +192,8 @@ export async function registerModelFromRun(servers: ServerManager, runId: string
 /** The run's summary, for the name suggestion only: a failure just means no suggestion. */
 async function findRun(servers: ServerManager, runId: string): Promise<ListRunsResult["runs"][number] | undefined> {
   try {
-    const result = await request<ListRunsResult>(servers, Requests.LIST_RUNS, {});
+    const { client, workspaceUri } = serverOf(servers);
+    const result = await request(client, Requests.LIST_RUNS, { workspaceUri });
     return result.runs.find((run) => run.run_id === runId);
   } catch {
     return undefined;
@@ -222,7 +217,9 @@ async function setAlias(servers: ServerManager, provider: ModelsTreeProvider, no
   if (alias === undefined) {
     return;
   }
-  await request<RegisteredModelInfo>(servers, Requests.SET_MODEL_ALIAS, {
+  const { client, workspaceUri } = serverOf(servers);
+  await request(client, Requests.SET_MODEL_ALIAS, {
+    workspaceUri,
     name: node.model.name,
     alias: alias.trim(),
     version: node.version.version,
@@ -243,7 +240,8 @@ async function removeAlias(servers: ServerManager, provider: ModelsTreeProvider,
   if (alias === undefined || !(await ensureTrusted("change model aliases"))) {
     return;
   }
-  await request<RegisteredModelInfo>(servers, Requests.DELETE_MODEL_ALIAS, { name: node.model.name, alias });
+  const { client, workspaceUri } = serverOf(servers);
+  await request(client, Requests.DELETE_MODEL_ALIAS, { workspaceUri, name: node.model.name, alias });
   provider.refresh();
 }
 

@@ -3,6 +3,7 @@
 import * as path from "path";
 import * as vscode from "vscode";
 import { Commands, FRAMEWORK_LABELS, Requests, ScriptAnalysis } from "../protocol";
+import { request } from "../common/requests";
 import { ServerManager } from "../common/serverManager";
 import { RunController } from "../launch/runController";
 import { askRunArguments } from "../launch/runWithForm";
@@ -64,7 +65,7 @@ export async function analysisFor(servers: ServerManager, uri: vscode.Uri): Prom
     return undefined;
   }
   try {
-    return await client.sendRequest<ScriptAnalysis>(Requests.ANALYZE_SCRIPT, { uri: uri.toString() });
+    return await request(client, Requests.ANALYZE_SCRIPT, { uri: uri.toString() });
   } catch (error) {
     const message = error instanceof Error ? error.message : String(error);
     void vscode.window.showErrorMessage(`ML Workbench: cannot analyse ${path.basename(uri.fsPath)}: ${message}`);

@@ -1,7 +1,8 @@
-"""The CLI's subcommands: each module exports one `COMMAND`, and cli.py lists them.
+"""The CLI's subcommands: each module exports its `COMMAND` (`monitor` two siblings, `UI_COMMAND`
+and `TENSORBOARD_COMMAND`), and cli.py lists them.
 
-A new stage of the lifecycle (`run`, `runs`, …) is a new module here plus one line in cli.py;
-command modules import only the standard library at top so `mlworkbench --help` stays fast.
+A new stage of the lifecycle (`run`, `runs`, `models`, …) is a new module here plus one line in
+cli.py; command modules import only the standard library at top so `mlworkbench --help` stays fast.
 """
 
 from __future__ import annotations

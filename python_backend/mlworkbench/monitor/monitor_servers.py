@@ -267,16 +267,20 @@ class MonitorManager:
         # can have put a server there.
         ready = _READY_PATHS[kind]
         deadline = time.monotonic() + self._start_timeout_s
-        while not _ready(gate.backend, ready, gate.allowed_hosts[0]):
-            if process.poll() is not None:
-                _stop_group(process)  # whatever it started before it died
-                reason = f"it exited with status {process.returncode} before serving"
-                raise MonitorStartError(kind, reason, tail_lines(log_path))
-            if time.monotonic() > deadline:
-                _stop_group(process)
-                reason = f"it did not answer on its socket within {self._start_timeout_s:.0f} s"
-                raise MonitorStartError(kind, reason, tail_lines(log_path))
-            time.sleep(_POLL_S)
+        try:
+            while not _ready(gate.backend, ready, gate.allowed_hosts[0]):
+                if process.poll() is not None:
+                    reason = f"it exited with status {process.returncode} before serving"
+                    raise MonitorStartError(kind, reason, tail_lines(log_path))
+                if time.monotonic() > deadline:
+                    reason = f"it did not answer on its socket within {self._start_timeout_s:.0f} s"
+                    raise MonitorStartError(kind, reason, tail_lines(log_path))
+                time.sleep(_POLL_S)
+        except BaseException:
+            # Failed, timed out or interrupted (Ctrl+C in `mlworkbench ui`): the manager does not
+            # hold the process yet, so nothing else would stop it or what it started.
+            _stop_group(process)
+            raise
         gate.start()
         return _Monitor(kind, process, log_path, gate, private_dir)
 

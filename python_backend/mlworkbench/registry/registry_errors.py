@@ -59,7 +59,10 @@ class ModelNotFoundError(MlWorkbenchError):
             what = f"model {name!r} has no version {version}"
         else:
             what = f"no registered model {name!r}"
-        super().__init__(f"{what} in this tracking store; refresh the Models view")
+        super().__init__(
+            f"{what} in this tracking store; refresh the Models view "
+            "(or run `mlworkbench models list`)"
+        )
         self.name = name
         self.version = version
         self.alias = alias
