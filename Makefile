@@ -14,14 +14,16 @@ CONSTRAINTS := constraints/test.txt
 PY_SOURCES := $(shell find python_backend server -name '*.py' -not -path '*/__pycache__/*')
 TS_SOURCES := $(shell find extension/src media -path media/dist -prune -o \( -name '*.ts' -o -name '*.css' \) -print)
 
-.PHONY: help demo test venv node build vsix bundle protocol lint test-python test-ts test-e2e \
-        e2e-deps bench bench-explorer clean
+.PHONY: help demo test check venv node build vsix bundle protocol lint test-python test-ts test-e2e \
+        e2e-deps bench bench-quick bench-explorer clean
 
 help:
-	@echo "make demo   install everything and open the demo workspace in VS Code (code-server)"
-	@echo "make test   install what tests need and run every suite"
-	@echo "make vsix   build dist/ml-workbench.vsix (install it into desktop VS Code)"
-	@echo "make bench  print the start-up benchmark figures"
+	@echo "make demo         install everything and open the demo workspace in VS Code (code-server)"
+	@echo "make test         install what tests need and run every suite"
+	@echo "make check        the fast loop: lint, type checks, pytest, TypeScript unit tests (no e2e)"
+	@echo "make vsix         build dist/ml-workbench.vsix (install it into desktop VS Code)"
+	@echo "make bench        print the start-up benchmark figures"
+	@echo "make bench-quick  every bench script once on small inputs (goals not checked)"
 
 # --- Python ------------------------------------------------------------------------------
 venv: $(STAMP)/venv
@@ -84,10 +86,20 @@ test-ts: $(STAMP)/node
 
 -include tests/e2e/e2e.mk
 
-test: lint test-python test-ts test-e2e
+# The loop to run before each commit: everything `make test` runs but the benches and e2e.
+check: lint test-python test-ts
+
+test: lint test-python test-ts bench-quick test-e2e
 
 bench: $(STAMP)/venv
 	$(VPY) bench/startup.py
+
+# Each bench once on small inputs, goals not checked: `make test` runs it so a bench cannot rot.
+# startup.py times the server as the .vsix starts it, from extension/bundled (hence the bundle).
+bench-quick: $(STAMP)/venv $(STAMP)/bundle
+	$(VPY) bench/startup.py --quick
+	$(VPY) bench/run_overhead.py --quick
+	$(VPY) bench/explorer.py --quick
 
 # 10,000 runs: the store is built once (minutes) and cached under /tmp.
 bench-explorer: $(STAMP)/venv

@@ -3,7 +3,8 @@
 Creating ten thousand runs through MLflow takes minutes, so the store is built in a folder
 under /tmp named after its parameters and reused; it is written through MLflow's own client
 (one create_run with tags, one log_batch, one set_terminated per run) so it is exactly what a
-real workspace would hold.
+real workspace would hold. The quick mode's small store is built by `build_store` into a fresh
+private folder instead, and thrown away.
 """
 
 from __future__ import annotations
@@ -41,14 +42,15 @@ def ensure_store(spec: StoreSpec) -> Path:
         return workspace
     shutil.rmtree(workspace, ignore_errors=True)
     workspace.mkdir(parents=True)
-    os.environ.update(ENV)
     started = time.perf_counter()
-    _build(spec, workspace)
+    build_store(spec, workspace)
     (workspace / "complete").write_text(f"{time.perf_counter() - started:.1f} s\n")
     return workspace
 
 
-def _build(spec: StoreSpec, workspace: Path) -> None:
+def build_store(spec: StoreSpec, workspace: Path) -> None:
+    """Write `spec`'s runs into a new `mlflow.db` in the existing folder `workspace`."""
+    os.environ.update(ENV)
     from mlflow.entities import Metric, Param
     from mlflow.tracking import MlflowClient
 
