@@ -54,7 +54,8 @@ dist/extension.js: $(STAMP)/node $(TS_SOURCES) esbuild.mjs
 # Byte-code is compiled here and shipped: without it every start recompiles lsprotocol (~0.2 s).
 bundle: $(STAMP)/bundle
 $(STAMP)/bundle: $(STAMP)/venv pyproject.toml $(PY_SOURCES)
-	rm -rf extension/bundled/libs extension/bundled/wheels
+	# setuptools' build/lib keeps modules that were moved or deleted: never ship them.
+	rm -rf extension/bundled/libs extension/bundled/wheels build/lib build/bdist.*
 	mkdir -p extension/bundled/wheels
 	$(VPY) -m pip wheel --quiet --no-deps -w extension/bundled/wheels .
 	$(VPY) -m pip install --quiet --target extension/bundled/libs \
