@@ -12,11 +12,10 @@ import argparse
 import json
 import shlex
 import sys
-from datetime import datetime
 from pathlib import Path
 
 from mlworkbench.commands import Subcommand
-from mlworkbench.commands.text_table import render_table
+from mlworkbench.commands.text_table import format_time, render_table
 
 
 def _common(parser: argparse.ArgumentParser, json_help: str) -> None:
@@ -106,7 +105,7 @@ def _list(args: argparse.Namespace) -> int:
                     ",".join(version.aliases) or "-",
                     (version.run_id or "-")[:8],
                     version.status,
-                    _format_time(version.creation_time),
+                    format_time(version.creation_time),
                 ]
             )
     print("\n".join(render_table(rows)))
@@ -147,12 +146,6 @@ def _alias(args: argparse.Namespace) -> int:
     else:
         print(message)
     return 0
-
-
-def _format_time(millis: int | None) -> str:
-    if millis is None:
-        return "-"
-    return datetime.fromtimestamp(millis / 1000).strftime("%Y-%m-%d %H:%M:%S")
 
 
 COMMAND = Subcommand(

@@ -11,11 +11,10 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from datetime import datetime
 from pathlib import Path
 
 from mlworkbench.commands import Subcommand, runs_compare, runs_edit, runs_show
-from mlworkbench.commands.text_table import render_table
+from mlworkbench.commands.text_table import format_time, render_table
 
 
 def _positive(text: str) -> int:
@@ -90,19 +89,13 @@ def _list(args: argparse.Namespace) -> int:
                 run.run_id[:8],
                 run.run_name,
                 run.status,
-                _format_time(run.start_time),
+                format_time(run.start_time),
                 format_duration(run.start_time, run.end_time),
                 f"{metric}={run.metrics[metric]:.4g}" if metric is not None else "-",
             ]
         )
     print("\n".join(render_table(rows)))
     return 0
-
-
-def _format_time(millis: int | None) -> str:
-    if millis is None:
-        return "-"
-    return datetime.fromtimestamp(millis / 1000).strftime("%Y-%m-%d %H:%M:%S")
 
 
 def format_duration(start: int | None, end: int | None) -> str:

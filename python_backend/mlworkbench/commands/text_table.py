@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 
 
 def render_table(rows: Sequence[Sequence[str]], indent: str = "") -> list[str]:
@@ -14,3 +15,10 @@ def render_table(rows: Sequence[Sequence[str]], indent: str = "") -> list[str]:
         (indent + "  ".join(cell.ljust(widths[i]) for i, cell in enumerate(row))).rstrip()
         for row in rows
     ]
+
+
+def format_time(millis: int | None) -> str:
+    """An MLflow timestamp (ms since the epoch) in local time, "-" when there is none."""
+    if millis is None:
+        return "-"
+    return datetime.fromtimestamp(millis / 1000).strftime("%Y-%m-%d %H:%M:%S")
