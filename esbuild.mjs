@@ -23,6 +23,10 @@ const webviews = {
     { in: "media/liveMetrics/styles.css", out: "liveMetrics" },
     { in: "media/compare/main.ts", out: "compare" },
     { in: "media/compare/styles.css", out: "compare" },
+    { in: "media/report/main.ts", out: "report" },
+    // Vega and vega-embed, loaded by the report page after its first paint.
+    { in: "media/report/charts.ts", out: "reportCharts" },
+    { in: "media/report/styles.css", out: "report" },
   ],
   bundle: true,
   outdir: "media/dist",

@@ -67,6 +67,8 @@ DEMO_RUNS: tuple[SeedRun, ...] = (
     SeedRun("train_iris.py", ("--n-estimators", "50", "--max-depth", "4"), "iris-50-trees-depth-4"),
     SeedRun("train_iris.py", ("--n-estimators", "200"), "iris-200-trees"),
     SeedRun("train_torch_mlp.py", ("--epochs", "30", "--lr", "0.01"), "torch-mlp-30-epochs"),
+    # A model worth a fairness report: Report… on it reads data/credit.csv, which it writes.
+    SeedRun("train_credit.py", ("--c", "1.0"), "credit-logreg"),
 )
 
 

@@ -66,14 +66,17 @@ def ts_type(hint: object) -> str:
     origin = typing.get_origin(hint)
     args = typing.get_args(hint)
     if origin in (typing.Union, types.UnionType):
-        return " | ".join(ts_type(a) for a in args)
+        # int and float are both `number`: name it once.
+        return " | ".join(dict.fromkeys(ts_type(a) for a in args))
     if origin in (list, tuple, typing.Sequence):
         inner = ts_type(args[0])
         return f"({inner})[]" if "|" in inner else f"{inner}[]"
     if origin is dict:
         return f"Record<{ts_type(args[0])}, {ts_type(args[1])}>"
-    if hint is object:
+    if hint is object or hint is typing.Any:
         return "unknown"
+    if origin is typing.Literal:
+        return " | ".join(json.dumps(a) for a in args)
     raise TypeError(f"no TypeScript mapping for {hint!r}")
 
 

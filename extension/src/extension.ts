@@ -15,6 +15,7 @@ import { RunNotesFileSystem } from "./notes/runNotes";
 import { RunsTreeProvider } from "./explorer/runsTree";
 import { registerRunsViewCommands } from "./explorer/runsViewCommands";
 import { registerMonitorCommands } from "./monitor/monitorCommands";
+import { registerReportCommands } from "./reports/reportCommands";
 import { registerModelsView, registerModelFromRun } from "./registry/modelsView";
 import { registerTrackingToken } from "./common/trackingToken";
 import { openTrainingScript, runScript, runScriptWith, showScriptInfo, targetUri } from "./scripts/scriptCommands";
@@ -96,6 +97,7 @@ export function activate(context: vscode.ExtensionContext): void {
     vscode.workspace.onDidGrantWorkspaceTrust(() => void manager.restart("workspace trusted")),
     models,
     ...registerMonitorCommands(context, manager),
+    ...registerReportCommands(context, manager, tree),
     ...registerTrackingToken(context, manager),
   );
   void onInterpreterChanged(() => void manager.restart("interpreter changed")).then((watch) => {

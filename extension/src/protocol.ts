@@ -45,6 +45,10 @@ export const Commands = {
   STOP_MONITORS: "mlWorkbench.stopMonitors",
   SET_TRACKING_TOKEN: "mlWorkbench.setTrackingToken",
   CLEAR_TRACKING_TOKEN: "mlWorkbench.clearTrackingToken",
+  CREATE_REPORT: "mlWorkbench.createReport",
+  OPEN_REPORT: "mlWorkbench.openReport",
+  PRIVACY_SYNTH: "mlWorkbench.privacySynth",
+  PRIVACY_QUERY: "mlWorkbench.privacyQuery",
 } as const;
 
 export const Requests = {
@@ -67,12 +71,18 @@ export const Requests = {
   DELETE_MODEL_ALIAS: "mlworkbench/deleteModelAlias",
   OPEN_MONITOR: "mlworkbench/openMonitor",
   STOP_MONITORS: "mlworkbench/stopMonitors",
+  CREATE_REPORT: "mlworkbench/createReport",
+  CANCEL_REPORT: "mlworkbench/cancelReport",
+  LIST_REPORTS: "mlworkbench/listReports",
+  READ_REPORT: "mlworkbench/readReport",
+  INSPECT_DATA: "mlworkbench/inspectData",
 } as const;
 
 export const Notifications = {
   RUN_OUTPUT: "mlworkbench/runOutput",
   RUN_METRICS: "mlworkbench/runMetrics",
   RUN_STATUS: "mlworkbench/runStatus",
+  REPORT_PROGRESS: "mlworkbench/reportProgress",
 } as const;
 
 export const ErrorCodes = {
@@ -105,6 +115,23 @@ export const ErrorCodes = {
   INVALID_MODEL_NAME: 1044,
   NO_EVENT_FILES: 1045,
   NETWORK_REFUSED: 1050,
+  REPORT_DATA_INVALID: 1060,
+  COLUMN_NOT_FOUND: 1061,
+  INVALID_REPORT_INPUT: 1062,
+  MODEL_LOAD_FAILED: 1063,
+  PRIVACY_BUDGET_EXCEEDED: 1064,
+  REPORT_NOT_FOUND: 1065,
+  REPORT_FAILED: 1066,
+  INVALID_IMAGE_REFERENCE: 1070,
+  INVALID_RESOURCE_NAME: 1071,
+  DEPLOY_MODEL_INVALID: 1072,
+  WHEELHOUSE_FAILED: 1073,
+  OUTPUT_EXISTS: 1074,
+  DOCKER_UNAVAILABLE: 1075,
+  DOCKER_PERMISSION_DENIED: 1076,
+  IMAGE_BUILD_FAILED: 1077,
+  CONTAINER_SMOKE_FAILED: 1078,
+  INVALID_DEPLOY_OPTION: 1079,
 } as const;
 
 export const Views = {
@@ -128,6 +155,7 @@ export const StatusItems = {
 export const Webviews = {
   LIVE_METRICS: "mlWorkbench.liveMetrics",
   COMPARE: "mlWorkbench.compare",
+  REPORT: "mlWorkbench.report",
 } as const;
 
 export const ExitCodes = {
@@ -501,6 +529,133 @@ export interface StopMonitorsResult {
   stopped: number;
 }
 
+export interface Column {
+  digits?: number;
+  key: string;
+  label: string;
+  kind: "text" | "number";
+}
+
+export interface Table {
+  flags?: string[];
+  totalRows?: number;
+  columns: Column[];
+  rows: (Record<string, string | number | null>)[];
+}
+
+export interface Option {
+  description?: string;
+  table?: Table;
+  chart?: Record<string, unknown>;
+  id: string;
+  label: string;
+}
+
+export interface Choice {
+  label: string;
+  options: Option[];
+}
+
+export interface Section {
+  description?: string;
+  table?: Table;
+  chart?: Record<string, unknown>;
+  choice?: Choice;
+  id: string;
+  title: string;
+}
+
+export interface Figure {
+  hint?: string;
+  label: string;
+  value: string | number | null;
+}
+
+export interface DataSource {
+  path: string;
+  sha256: string;
+  rows: number;
+  columns: number;
+}
+
+export interface ReportDocument {
+  runId?: string;
+  modelUri?: string;
+  data?: DataSource;
+  kind: "fairness" | "explain" | "privacy" | "card";
+  version: number;
+  title: string;
+  createdAt: string;
+  summary: Figure[];
+  warnings: string[];
+  sections: Section[];
+  details: Record<string, unknown>;
+}
+
+export interface CreateReportParams {
+  runId?: string;
+  model?: string;
+  data?: string;
+  target?: string;
+  sensitive?: string[];
+  options?: Record<string, string | number | boolean>;
+  workspaceUri: string;
+  jobId: string;
+  kind: "fairness" | "explain" | "card" | "privacy-synth" | "privacy-query" | "mitigate";
+}
+
+export interface CreateReportResult {
+  document: ReportDocument;
+  artifactPath: string | null;
+  runId: string | null;
+}
+
+export interface CancelReportParams {
+  jobId: string;
+}
+
+export interface ReportProgressParams {
+  jobId: string;
+  message: string;
+}
+
+export interface ListReportsParams {
+  workspaceUri: string;
+  runId: string;
+}
+
+export interface ReportEntry {
+  name: string;
+  artifactPath: string;
+}
+
+export interface ListReportsResult {
+  reports: ReportEntry[];
+}
+
+export interface ReadReportParams {
+  workspaceUri: string;
+  runId: string;
+  name: string;
+}
+
+export interface InspectDataParams {
+  workspaceUri: string;
+  data: string;
+}
+
+export interface DataColumn {
+  name: string;
+  distinct: number;
+  numeric: boolean;
+}
+
+export interface InspectDataResult {
+  path: string;
+  columns: DataColumn[];
+  sampledRows: number;
+}
+
 /** Each request's params and result: `request()` (common/requests.ts) checks both. */
 export interface RequestTypes {
   "mlworkbench/analyzeScript": { params: AnalyzeScriptParams; result: ScriptAnalysis };
@@ -522,4 +677,9 @@ export interface RequestTypes {
   "mlworkbench/deleteModelAlias": { params: DeleteModelAliasParams; result: RegisteredModelInfo };
   "mlworkbench/openMonitor": { params: OpenMonitorParams; result: OpenMonitorResult };
   "mlworkbench/stopMonitors": { params: NoParams; result: StopMonitorsResult };
+  "mlworkbench/createReport": { params: CreateReportParams; result: CreateReportResult };
+  "mlworkbench/cancelReport": { params: CancelReportParams; result: EmptyResult };
+  "mlworkbench/listReports": { params: ListReportsParams; result: ListReportsResult };
+  "mlworkbench/readReport": { params: ReadReportParams; result: ReportDocument };
+  "mlworkbench/inspectData": { params: InspectDataParams; result: InspectDataResult };
 }

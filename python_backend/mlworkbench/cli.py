@@ -12,7 +12,22 @@ import sys
 from collections.abc import Sequence
 
 from mlworkbench import __version__
-from mlworkbench.commands import Subcommand, analyze, doctor, models, monitor, run, runs
+from mlworkbench.commands import (
+    Subcommand,
+    analyze,
+    ci,
+    deploy,
+    doctor,
+    models,
+    monitor,
+    privacy,
+    report,
+    run,
+    runs,
+    serve,
+    train_dp,
+    train_ebm,
+)
 from mlworkbench.errors import MlWorkbenchError
 
 # Listed in `mlworkbench --help` in this order.
@@ -21,6 +36,13 @@ SUBCOMMANDS: tuple[Subcommand, ...] = (
     run.COMMAND,
     runs.COMMAND,
     models.COMMAND,
+    report.COMMAND,
+    train_ebm.COMMAND,
+    train_dp.COMMAND,
+    privacy.COMMAND,
+    serve.COMMAND,
+    deploy.COMMAND,
+    ci.COMMAND,
     monitor.UI_COMMAND,
     monitor.TENSORBOARD_COMMAND,
     doctor.COMMAND,
@@ -65,6 +87,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         status: int = args.handler(args)
         sys.stdout.flush()  # so a closed pipe shows up here, not at interpreter exit
     except MlWorkbenchError as exc:
+        if os.environ.get("MLWORKBENCH_PROGRESS") == "json":
+            # The language server started this CLI for a report: it re-raises the typed error.
+            from mlworkbench.reports.report_child import report_error_line
+
+            print(report_error_line(exc), file=sys.stderr)
         print(f"error: {exc.message}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:

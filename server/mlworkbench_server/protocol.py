@@ -15,6 +15,7 @@ from mlworkbench.explorer.run_compare import CompareData
 from mlworkbench.explorer.run_details import RunDetails
 from mlworkbench.explorer.run_listing import RunSummary
 from mlworkbench.registry.model_registry import ModelVersionInfo, RegisteredModelInfo
+from mlworkbench.reports.report_document import ReportDocument
 from mlworkbench_server.explorer_protocol import (
     EXPLORER_ENVELOPES,
     CompareRunsParams,
@@ -42,6 +43,17 @@ from mlworkbench_server.registry_protocol import (
     ListModelsResult,
     RegisterModelParams,
     SetModelAliasParams,
+)
+from mlworkbench_server.reports_protocol import (
+    REPORTS_ENVELOPES,
+    CancelReportParams,
+    CreateReportParams,
+    CreateReportResult,
+    InspectDataParams,
+    InspectDataResult,
+    ListReportsParams,
+    ListReportsResult,
+    ReadReportParams,
 )
 
 # --- VS Code commands (contributed in package.json, implemented by the extension) ---------
@@ -93,6 +105,11 @@ COMMANDS: Final[dict[str, str]] = {
     "STOP_MONITORS": "mlWorkbench.stopMonitors",
     "SET_TRACKING_TOKEN": "mlWorkbench.setTrackingToken",
     "CLEAR_TRACKING_TOKEN": "mlWorkbench.clearTrackingToken",
+    # Reports (fairness, explanations, privacy, model card): the wizard, the panel, the tree.
+    "CREATE_REPORT": "mlWorkbench.createReport",
+    "OPEN_REPORT": "mlWorkbench.openReport",
+    "PRIVACY_SYNTH": "mlWorkbench.privacySynth",
+    "PRIVACY_QUERY": "mlWorkbench.privacyQuery",
 }
 
 # --- custom LSP requests (client -> server) ------------------------------------------------
@@ -121,6 +138,13 @@ REQUESTS: Final[dict[str, str]] = {
     # MLflow UI / TensorBoard servers the server starts on 127.0.0.1.
     "OPEN_MONITOR": "mlworkbench/openMonitor",
     "STOP_MONITORS": "mlworkbench/stopMonitors",
+    # Reports: made by the `mlworkbench report|privacy` CLI in a child process (cancellable),
+    # logged under the run, read back for the panel.
+    "CREATE_REPORT": "mlworkbench/createReport",
+    "CANCEL_REPORT": "mlworkbench/cancelReport",
+    "LIST_REPORTS": "mlworkbench/listReports",
+    "READ_REPORT": "mlworkbench/readReport",
+    "INSPECT_DATA": "mlworkbench/inspectData",
 }
 
 # --- custom LSP notifications (server -> client) ------------------------------------------
@@ -131,6 +155,8 @@ NOTIFICATIONS: Final[dict[str, str]] = {
     "RUN_METRICS": "mlworkbench/runMetrics",
     # A run started or ended; the Runs view refreshes on it.
     "RUN_STATUS": "mlworkbench/runStatus",
+    # The step a report job is on ("Loading the model"), for its progress notification.
+    "REPORT_PROGRESS": "mlworkbench/reportProgress",
 }
 
 # --- structured error codes the server puts in LSP ResponseError.code ----------------------
@@ -169,6 +195,25 @@ ERROR_CODES: Final[dict[str, int]] = {
     "NO_EVENT_FILES": 1045,
     # Security (1050-1059).
     "NETWORK_REFUSED": 1050,
+    # Reports: data, columns, model, privacy budget (1060-1069).
+    "REPORT_DATA_INVALID": 1060,
+    "COLUMN_NOT_FOUND": 1061,
+    "INVALID_REPORT_INPUT": 1062,
+    "MODEL_LOAD_FAILED": 1063,
+    "PRIVACY_BUDGET_EXCEEDED": 1064,
+    "REPORT_NOT_FOUND": 1065,
+    "REPORT_FAILED": 1066,
+    # Deploy: images, containers, manifests, workflows (1070-1079).
+    "INVALID_IMAGE_REFERENCE": 1070,
+    "INVALID_RESOURCE_NAME": 1071,
+    "DEPLOY_MODEL_INVALID": 1072,
+    "WHEELHOUSE_FAILED": 1073,
+    "OUTPUT_EXISTS": 1074,
+    "DOCKER_UNAVAILABLE": 1075,
+    "DOCKER_PERMISSION_DENIED": 1076,
+    "IMAGE_BUILD_FAILED": 1077,
+    "CONTAINER_SMOKE_FAILED": 1078,
+    "INVALID_DEPLOY_OPTION": 1079,
 }
 
 # --- views and context keys ---------------------------------------------------------------
@@ -188,6 +233,7 @@ CONTEXT_KEYS: Final[dict[str, str]] = {
 WEBVIEWS: Final[dict[str, str]] = {
     "LIVE_METRICS": "mlWorkbench.liveMetrics",
     "COMPARE": "mlWorkbench.compare",
+    "REPORT": "mlWorkbench.report",
 }
 STATUS_ITEMS: Final[dict[str, str]] = {
     "SERVER": "mlWorkbench.status",
@@ -323,6 +369,7 @@ ENVELOPES: Final[list[type]] = [
     *EXPLORER_ENVELOPES,
     *REGISTRY_ENVELOPES,
     *MONITOR_ENVELOPES,
+    *REPORTS_ENVELOPES,
 ]
 
 
@@ -357,4 +404,9 @@ REQUEST_TYPES: Final[dict[str, RequestType]] = {
     "DELETE_MODEL_ALIAS": RequestType(DeleteModelAliasParams, RegisteredModelInfo),
     "OPEN_MONITOR": RequestType(OpenMonitorParams, OpenMonitorResult),
     "STOP_MONITORS": RequestType(NoParams, StopMonitorsResult),
+    "CREATE_REPORT": RequestType(CreateReportParams, CreateReportResult),
+    "CANCEL_REPORT": RequestType(CancelReportParams, EmptyResult),
+    "LIST_REPORTS": RequestType(ListReportsParams, ListReportsResult),
+    "READ_REPORT": RequestType(ReadReportParams, ReportDocument),
+    "INSPECT_DATA": RequestType(InspectDataParams, InspectDataResult),
 }

@@ -26,6 +26,7 @@ import threading
 import typing
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from types import UnionType
 from typing import TYPE_CHECKING, Any, TypedDict, TypeVar, cast
 
 from lsprotocol import types
@@ -217,6 +218,33 @@ def _strict_converter() -> Converter:
         return check
 
     converter.register_structure_hook_factory(is_sequence, lists)
+
+    # A union of JSON scalars (`str | float | bool`, a report option's value): any one of them,
+    # as itself; cattrs has no default for unions of primitives.
+    scalars = (str, int, float, bool, type(None))
+
+    def is_scalar_union(hint: Any) -> bool:
+        args = typing.get_args(hint)
+        return typing.get_origin(hint) in (typing.Union, UnionType) and all(
+            arg in scalars for arg in args
+        )
+
+    def scalar_union(hint: Any) -> Callable[[object, type], object]:
+        allowed = tuple(arg for arg in typing.get_args(hint) if arg is not int)
+        if float in allowed:
+            allowed = (*allowed, int)
+
+        def check(value: object, _: type) -> object:
+            if value is None and type(None) in allowed:
+                return value
+            if not isinstance(value, allowed) or (isinstance(value, bool) and bool not in allowed):
+                names = " or ".join(a.__name__ for a in typing.get_args(hint))
+                raise TypeError(f"expected {names}")
+            return value
+
+        return check
+
+    converter.register_structure_hook_factory(is_scalar_union, scalar_union)
     return converter
 
 
@@ -252,6 +280,10 @@ def _describe(hint: object) -> str:
         return f"an object of {_PLURALS.get(args[1], 'items')}"
     if isinstance(hint, type) and hint in _NAMES:
         return _NAMES[hint]
+    if origin is typing.Literal:
+        return "one of " + ", ".join(repr(arg) for arg in args)
+    if origin in (typing.Union, UnionType):
+        return " or ".join(_describe(arg) for arg in args)
     return "an object" if typing.is_typeddict(hint) else f"a {hint}"
 
 

@@ -1,4 +1,5 @@
-"""Code lenses on training scripts: Run, and a summary of frameworks and parameters.
+"""Code lenses on training scripts: Run, Debug, the script's runs, Report…, and a summary of
+frameworks and parameters.
 
 Lenses come from `ast` analysis of the editor's text alone; the user's script is never
 imported, so opening a file runs nothing (which is also what makes them safe in Restricted
@@ -10,6 +11,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from lsprotocol import types
+from pygls.uris import to_fs_path
 
 from mlworkbench.analysis.script_analysis import FRAMEWORK_LABELS, ScriptAnalysis
 from mlworkbench_server.protocol import COMMANDS
@@ -71,13 +73,25 @@ def lenses_for(
     # The run count comes before the (long) summary so a narrow editor still shows it.
     if runs is not None:
         actions.append((lens_title(runs), COMMANDS["REVEAL_SCRIPT_RUNS"]))
-    actions.append((summary_title(analysis), COMMANDS["SHOW_SCRIPT_INFO"]))
-    return [
+    lenses = [
         types.CodeLens(
             range=where, command=types.Command(title=title, command=command, arguments=[uri])
         )
         for title, command in actions
     ]
+    # A report judges a run's model: offered once the script has runs (the latest is picked).
+    if runs is not None and runs.count:
+        report = types.Command(
+            title="$(graph) Report…",
+            command=COMMANDS["CREATE_REPORT"],
+            arguments=[{"script": to_fs_path(uri) or uri}],
+        )
+        lenses.append(types.CodeLens(range=where, command=report))
+    summary = types.Command(
+        title=summary_title(analysis), command=COMMANDS["SHOW_SCRIPT_INFO"], arguments=[uri]
+    )
+    lenses.append(types.CodeLens(range=where, command=summary))
+    return lenses
 
 
 def register(server: WorkbenchServer) -> None:

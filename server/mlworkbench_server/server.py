@@ -18,6 +18,7 @@ from mlworkbench_server import (
     explorer_requests,
     monitor_requests,
     registry_requests,
+    reports_requests,
     run_requests,
     run_sessions,
     script_lenses,
@@ -165,4 +166,5 @@ def create_server() -> WorkbenchServer:
     explorer_requests.register(server)
     registry_requests.register(server)
     monitor_requests.register(server)
+    reports_requests.register(server)
     return server

@@ -138,6 +138,7 @@ def test_a_missing_run_is_run_not_found(store: Store) -> None:
         resolve_artifact(store.workspace, "0" * 32, "notes.txt")
 
 
+@pytest.mark.slow
 def test_a_remote_artifact_store_is_downloaded_into_a_private_cache(
     tmp_path: Path,
 ) -> None:

@@ -16,7 +16,8 @@ from run_details_store import Store, copy_store, make_store
 
 from mlworkbench.cli import main
 
-pytestmark = pytest.mark.usefixtures("no_tracking_env")
+# The store logs and registers real models with MLflow: ~20 s.
+pytestmark = [pytest.mark.usefixtures("no_tracking_env"), pytest.mark.slow]
 
 
 @pytest.fixture(scope="module")

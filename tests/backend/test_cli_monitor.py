@@ -26,7 +26,8 @@ from mlworkbench.launch.process_group import group_alive, signal_group
 
 START_TIMEOUT_S = 90
 
-pytestmark = pytest.mark.usefixtures("no_tracking_env")
+# Starts and stops a real `mlflow server` behind the gate: ~17 s.
+pytestmark = [pytest.mark.usefixtures("no_tracking_env"), pytest.mark.slow]
 
 
 @pytest.fixture(scope="module")

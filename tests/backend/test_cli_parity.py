@@ -28,6 +28,17 @@ CLI_VERBS: dict[str, tuple[str, ...]] = {
     "SET_MODEL_ALIAS": ("models alias",),
     "DELETE_MODEL_ALIAS": ("models alias",),  # `models alias NAME ALIAS --remove`
     "OPEN_MONITOR": ("ui", "tensorboard"),
+    # createReport runs these very verbs in a child process (reports_requests.VERBS).
+    "CREATE_REPORT": (
+        "report fairness",
+        "report mitigate",
+        "report explain",
+        "report card",
+        "privacy synth",
+        "privacy query",
+    ),
+    "LIST_REPORTS": ("report list",),
+    "READ_REPORT": ("report show",),
 }
 
 # Requests that only make sense inside an editor, each with what stands for it in a shell.
@@ -48,6 +59,10 @@ EDITOR_PLUMBING: dict[str, str] = {
     # Stops the MLflow UI / TensorBoard servers the editor started; `mlworkbench ui` and
     # `mlworkbench tensorboard` stop theirs with Ctrl+C.
     "STOP_MONITORS": "Ctrl+C in `mlworkbench ui` / `tensorboard`",
+    # Stops a report the editor is making; a report in a shell stops with Ctrl+C.
+    "CANCEL_REPORT": "Ctrl+C in `mlworkbench report …`",
+    # Lists a data file's columns for the report wizard's pickers; in a shell one names them.
+    "INSPECT_DATA": "the report wizard's column pickers",
 }
 
 

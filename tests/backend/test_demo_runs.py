@@ -39,6 +39,7 @@ def demo() -> ModuleType:
     return module
 
 
+@pytest.mark.slow
 def test_example_runs_are_recorded_by_the_launcher_once(demo: ModuleType, tmp_path: Path) -> None:
     from mlflow.tracking import MlflowClient
 

@@ -197,6 +197,7 @@ def tcp_listeners_of_session(session: int) -> set[str]:
     return listening & held
 
 
+@pytest.mark.slow
 def test_the_mlflow_ui_answers_only_through_its_gate_with_the_secret(mlflow_ui: MlflowUi) -> None:
     info = mlflow_ui.info
     assert (info.kind, info.reused) == ("mlflow", False)
@@ -238,6 +239,7 @@ def test_the_mlflow_ui_answers_only_through_its_gate_with_the_secret(mlflow_ui: 
     assert (again.url, again.pid, again.reused) == (info.url, info.pid, True)
 
 
+@pytest.mark.slow
 def test_the_dns_rebinding_host_is_refused_even_when_logged_in(mlflow_ui: MlflowUi) -> None:
     browser_cookie = f"mlwb-gate-{mlflow_ui.port}={mlflow_ui.info.url.split('=', 1)[1]}"
     home = mlflow_ui.info.public_url
@@ -264,6 +266,7 @@ print(json.dumps(seen))
 """
 
 
+@pytest.mark.slow
 def test_another_local_user_gets_neither_the_gate_nor_the_socket(mlflow_ui: MlflowUi) -> None:
     if os.geteuid() != 0:
         pytest.fail(
@@ -295,6 +298,7 @@ def test_another_local_user_gets_neither_the_gate_nor_the_socket(mlflow_ui: Mlfl
     }
 
 
+@pytest.mark.slow
 def test_stop_all_ends_the_server_closes_the_gate_and_removes_its_socket(
     mlflow_ui: MlflowUi,
 ) -> None:
@@ -360,6 +364,7 @@ def test_a_log_folder_or_file_shipped_as_a_symlink_is_refused(
     assert listening_addresses(port) == set()
 
 
+@pytest.mark.slow
 def test_tensorboard_serves_a_runs_kept_event_files_and_restarts_when_dead(
     workspace: Path, manager: MonitorManager
 ) -> None:

@@ -114,6 +114,7 @@ def cached_ids(cache: RunCache, query: str, order: str | None, limit: int = 1000
     return [run.run_id for run in page.runs]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("query", QUERIES)
 def test_every_query_matches_what_mlflow_returns(
     varied: VariedStore, cache: RunCache, query: str
@@ -132,6 +133,7 @@ def test_every_query_matches_what_mlflow_returns(
             assert got == mlflow_order(varied, expected_ids, order), (query, order)
 
 
+@pytest.mark.slow
 def test_the_store_has_the_corners_the_identity_test_needs(varied: VariedStore) -> None:
     runs = varied.client.search_runs(varied.active, "", max_results=5000)
     values = [r.data.metrics["m"] for r in runs if "m" in r.data.metrics]
@@ -143,6 +145,7 @@ def test_the_store_has_the_corners_the_identity_test_needs(varied: VariedStore) 
     assert len(runs) > 100
 
 
+@pytest.mark.slow
 def test_pages_walk_the_whole_result_with_next_offset(cache: RunCache) -> None:
     whole = cached_ids(cache, "", "metrics.m DESC")
     walked: list[str] = []
@@ -156,6 +159,7 @@ def test_pages_walk_the_whole_result_with_next_offset(cache: RunCache) -> None:
     assert cache.query(offset=len(whole) + 5).runs == []
 
 
+@pytest.mark.slow
 def test_deleted_runs_are_listed_on_their_own_and_named(
     varied: VariedStore, cache: RunCache
 ) -> None:
@@ -172,6 +176,7 @@ def test_deleted_runs_are_listed_on_their_own_and_named(
     assert not deleted & {r.run_id for r in cache.query(limit=1000).runs}
 
 
+@pytest.mark.slow
 def test_scripts_lists_every_match_and_summaries_are_json_safe(cache: RunCache) -> None:
     import json
 
@@ -182,6 +187,7 @@ def test_scripts_lists_every_match_and_summaries_are_json_safe(cache: RunCache) 
     json.dumps([run.to_dict() for run in whole.runs], allow_nan=False)  # NaN metrics left out
 
 
+@pytest.mark.slow
 def test_experiment_scope_and_its_errors(varied: VariedStore, cache: RunCache) -> None:
     alpha = varied.active[0]
     expected = varied.client.search_runs([alpha], "metrics.m > 0.1", max_results=5000)
@@ -203,6 +209,7 @@ def test_experiment_scope_and_its_errors(varied: VariedStore, cache: RunCache) -
     assert infos[1].run_count == len(varied.client.search_runs([alpha], "", max_results=5000))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("filter", "order", "position"),
     [
@@ -221,6 +228,7 @@ def test_bad_filters_and_order_keys_are_rejected_with_a_position(
     assert raised.value.position == position
 
 
+@pytest.mark.slow
 def test_bad_paging_is_refused(cache: RunCache) -> None:
     with pytest.raises(ValueError, match="offset must be >= 0"):
         cache.query(offset=-1)

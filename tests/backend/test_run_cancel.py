@@ -55,6 +55,7 @@ FAMILY_SCRIPT = """
 """
 
 
+@pytest.mark.slow
 def test_cancel_stops_the_whole_process_group(workspace: Path) -> None:
     script = write_script(workspace, "family.py", FAMILY_SCRIPT)
     handle = start_run(script, ["--workers", "2"], workspace=workspace)
@@ -78,6 +79,7 @@ def test_cancel_stops_the_whole_process_group(workspace: Path) -> None:
     assert "cleaning up after Ctrl+C" in log
 
 
+@pytest.mark.slow
 def test_a_run_survives_its_launcher_being_killed(workspace: Path, tmp_path: Path) -> None:
     go = tmp_path / "go"
     script = write_script(

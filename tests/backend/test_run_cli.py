@@ -83,6 +83,7 @@ def test_json_output_is_the_stored_run(workspace: Path) -> None:
     assert completed.stderr.rstrip().splitlines()[-1].startswith(f"run {run.info.run_id} finished")
 
 
+@pytest.mark.slow
 def test_failing_script_sets_the_exit_code_and_streams_to_stdout(
     workspace: Path, tmp_path: Path
 ) -> None:
@@ -106,6 +107,7 @@ def test_failing_script_sets_the_exit_code_and_streams_to_stdout(
     assert run.data.tags["mlworkbench.exit_code"] == "3"
 
 
+@pytest.mark.slow
 def test_ctrl_c_cancels_the_run_and_exits_130(workspace: Path) -> None:
     write_script(
         workspace,

@@ -88,6 +88,7 @@ def test_short_histories_are_exact_and_ordered_by_step(store: Store) -> None:
     ] == []
 
 
+@pytest.mark.slow
 def test_a_100000_point_history_is_downsampled_keeping_its_shape(store: Store) -> None:
     from mlflow.entities import Metric
 

@@ -26,6 +26,7 @@ def store(tmp_path_factory: pytest.TempPathFactory) -> Store:
     return make_store(tmp_path_factory.mktemp("details"), with_models=True)
 
 
+@pytest.mark.slow
 def test_details_carry_params_exact_latest_metrics_and_split_tags(store: Store) -> None:
     details = get_run_details(store.workspace, store.run_id)
     assert details.run_id == store.run_id
@@ -43,6 +44,7 @@ def test_details_carry_params_exact_latest_metrics_and_split_tags(store: Store) 
     assert details.artifact_uri.startswith((store.workspace / "mlruns").as_uri())
 
 
+@pytest.mark.slow
 def test_details_give_the_script_args_the_log_and_the_models(store: Store) -> None:
     details = get_run_details(store.workspace, store.run_id)
     assert details.args == ["--c", "1.0", "--name", "a b"]
@@ -57,6 +59,7 @@ def test_details_give_the_script_args_the_log_and_the_models(store: Store) -> No
     assert details.to_dict()["models"] == [m.to_dict() for m in details.models]
 
 
+@pytest.mark.slow
 def test_a_run_without_workbench_tags_has_no_args_log_note_or_models(store: Store) -> None:
     details = get_run_details(store.workspace, store.plain_id)
     assert details.args is None and details.log_artifact is None
@@ -72,6 +75,7 @@ def test_args_fall_back_to_the_command_tag_and_ignore_garbage() -> None:
     assert script_args({"mlworkbench.argv": '["t.py"]'}) == []
 
 
+@pytest.mark.slow
 def test_list_artifacts_lists_one_level_sorted_with_sizes(store: Store) -> None:
     top = list_artifacts(store.workspace, store.run_id)
     assert [e.path for e in top] == [
@@ -97,18 +101,21 @@ def test_list_artifacts_lists_one_level_sorted_with_sizes(store: Store) -> None:
     )
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("path", ["../", "/etc", "reports/../..", "%2e%2e", "a\\b", "x#y", "x?y"])
 def test_list_artifacts_refuses_paths_that_could_leave_the_run(store: Store, path: str) -> None:
     with pytest.raises(ArtifactPathRefusedError):
         list_artifacts(store.workspace, store.run_id, path)
 
 
+@pytest.mark.slow
 def test_list_artifacts_of_a_missing_folder_is_not_found(store: Store) -> None:
     with pytest.raises(ArtifactNotFoundError) as raised:
         list_artifacts(store.workspace, store.run_id, "nothing-here")
     assert raised.value.code == "ARTIFACT_NOT_FOUND" and raised.value.path == "nothing-here"
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("run_id", ["0" * 32, "not-a-run", "../x", ""])
 def test_a_missing_run_is_run_not_found(store: Store, run_id: str) -> None:
     with pytest.raises(RunNotFoundError) as raised:
@@ -124,6 +131,7 @@ def test_no_store_is_run_not_found_and_creates_nothing(tmp_path: Path) -> None:
     assert list(tmp_path.iterdir()) == []
 
 
+@pytest.mark.slow
 def test_a_run_of_a_deleted_experiment_says_the_experiment_is_deleted(store: Store) -> None:
     with pytest.raises(ExperimentDeletedError) as raised:
         get_run_details(store.workspace, store.deleted_experiment_run_id)
@@ -145,6 +153,7 @@ def test_a_store_from_a_newer_mlflow_is_reported_and_left_unchanged(tmp_path: Pa
     assert hashlib.sha256(db.read_bytes()).hexdigest() == before
 
 
+@pytest.mark.slow
 def test_list_artifacts_does_not_follow_a_symlink_out_of_the_run(
     store: Store, tmp_path: Path
 ) -> None:

@@ -70,6 +70,7 @@ def names(
     return [by_id[r.info.run_id] for r in runs]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "query",
     [
@@ -94,6 +95,7 @@ def test_or_across_metrics_and_params(store: Store) -> None:
     assert names(store, "metrics.rmse > 0.6 OR tags.team = 'blue'") == ["r5", "r4", "r2"]
 
 
+@pytest.mark.slow
 def test_in_lists_for_params_tags_and_attributes(store: Store) -> None:
     assert set(names(store, "params.alpha in ('0.1', '1.0')")) == {"r1", "r2", "r5"}
     assert set(names(store, "tags.team IN ('green', 'blue') and metrics.m1 > 2")) == {"r4", "r5"}
@@ -107,6 +109,7 @@ def test_in_lists_for_params_tags_and_attributes(store: Store) -> None:
     ]
 
 
+@pytest.mark.slow
 def test_ranges_and_parentheses(store: Store) -> None:
     assert set(names(store, "0.1 <= metrics.rmse < 0.5")) == {"r2", "r3", "r6"}
     assert set(names(store, "0.5 > metrics.rmse > 0.1")) == {"r2", "r3", "r6"}
@@ -135,6 +138,7 @@ def test_order_by_applies_across_merged_disjuncts_with_missing_values_last(store
     assert [store.ids[n] for n in names(store, query, ["metrics.rmse DESC"])] == one
 
 
+@pytest.mark.slow
 def test_nan_sorts_after_numbers_and_before_missing_like_mlflow(store: Store) -> None:
     store.client.log_metric(store.ids["r4"], "rmse", float("nan"))
     query = "tags.team = 'blue' or tags.team in ('red', 'green')"
@@ -145,6 +149,7 @@ def test_nan_sorts_after_numbers_and_before_missing_like_mlflow(store: Store) ->
         assert names(store, query, [order])[-2:] == ["r4", "r5"]  # NaN, then missing
 
 
+@pytest.mark.slow
 def test_overlapping_disjuncts_are_deduplicated_and_max_applies_after_merge(store: Store) -> None:
     query = "tags.team = 'red' or metrics.rmse < 0.3 or params.alpha = '0.1'"
     assert names(store, query) == ["r6", "r3", "r2", "r1"]
@@ -152,6 +157,7 @@ def test_overlapping_disjuncts_are_deduplicated_and_max_applies_after_merge(stor
     assert names(store, query, ["metrics.m1 DESC"], max_results=1) == ["r6"]
 
 
+@pytest.mark.slow
 def test_a_quote_inside_a_value_stays_data(store: Store) -> None:
     assert names(store, "params.alpha = 'it''s'") == ["r6"]
     assert names(store, "params.alpha = 'it\\'s' or params.alpha = \"it's\"") == ["r6"]

@@ -15,6 +15,9 @@ from scripts.run_support import (
 
 from mlworkbench.launch.launcher import MetricPoint, start_run
 
+# Real Keras/TensorFlow, PyTorch and scikit-learn training: about a minute together.
+pytestmark = pytest.mark.slow
+
 
 @pytest.fixture
 def workspace(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:

@@ -89,6 +89,7 @@ def test_finished_run_has_parsed_params_provenance_and_log(workspace: Path) -> N
     assert run.info.artifact_uri.startswith(str(workspace / "mlruns" / "0"))
 
 
+@pytest.mark.slow
 def test_script_with_its_own_mlflow_run_stays_one_run(workspace: Path) -> None:
     script = write_script(
         workspace,
@@ -127,6 +128,7 @@ def test_script_with_its_own_mlflow_run_stays_one_run(workspace: Path) -> None:
     assert f"inside {handle.run_id}" in log and f"after {handle.run_id}" in log
 
 
+@pytest.mark.slow
 def test_a_sweep_of_runs_in_one_script_nests_under_the_workbench_run(workspace: Path) -> None:
     script = write_script(
         workspace,
@@ -152,6 +154,7 @@ def test_a_sweep_of_runs_in_one_script_nests_under_the_workbench_run(workspace: 
     assert {r.info.status for r in runs.values()} == {"FINISHED"}
 
 
+@pytest.mark.slow
 def test_script_without_main_guard_runs_like_python_script(workspace: Path) -> None:
     write_script(workspace, "pkg/helpers.py", "VALUE = 'sibling module'\n")
     script = write_script(
@@ -195,6 +198,7 @@ def assert_failed(workspace: Path, result: RunResult, exit_code: int, *expected:
     return tail
 
 
+@pytest.mark.slow
 def test_syntax_error_gives_a_failed_run_with_the_error(workspace: Path) -> None:
     script = write_script(workspace, "broken.py", "import os\n\ndef main(:\n    pass\n")
     result = start_run(script, workspace=workspace).wait()
@@ -202,6 +206,7 @@ def test_syntax_error_gives_a_failed_run_with_the_error(workspace: Path) -> None
     assert "bootstrap" not in tail and "runpy" not in tail  # as `python broken.py` shows it
 
 
+@pytest.mark.slow
 def test_exception_gives_a_failed_run_with_the_traceback(workspace: Path) -> None:
     script = write_script(
         workspace,
@@ -221,6 +226,7 @@ def test_exception_gives_a_failed_run_with_the_traceback(workspace: Path) -> Non
     assert "bootstrap" not in tail and "runpy" not in tail
 
 
+@pytest.mark.slow
 def test_unknown_argparse_option_fails_with_argparse_message(workspace: Path) -> None:
     script = write_script(workspace, "train.py", ARGPARSE_SCRIPT)
     result = start_run(script, ["--epochs", "1", "--bogus", "x"], workspace=workspace).wait()
@@ -228,6 +234,7 @@ def test_unknown_argparse_option_fails_with_argparse_message(workspace: Path) ->
     assert client_for(workspace).get_run(result.run_id).data.params == {}
 
 
+@pytest.mark.slow
 def test_click_options_are_logged_as_params(workspace: Path) -> None:
     script = write_script(
         workspace,
@@ -252,6 +259,7 @@ def test_click_options_are_logged_as_params(workspace: Path) -> None:
     assert params == {"epochs": "5", "optimizer": "adam", "data": "digits.csv"}
 
 
+@pytest.mark.slow
 def test_100000_lines_of_output_are_all_kept(workspace: Path) -> None:
     script = write_script(
         workspace,
@@ -278,6 +286,7 @@ def test_100000_lines_of_output_are_all_kept(workspace: Path) -> None:
     assert elapsed < 60, elapsed  # a file, not a pipe read line by line
 
 
+@pytest.mark.slow
 def test_env_reaches_the_script_and_run_name_is_used(workspace: Path) -> None:
     script = write_script(
         workspace,

@@ -17,6 +17,9 @@ from mlworkbench.errors import ArtifactNotFoundError, ArtifactPathRefusedError, 
 from mlworkbench.explorer.run_models import resolve_model_file
 from mlworkbench.tracking.private_dirs import CACHE_PREFIX
 
+# The store logs real models with MLflow: ~15 s to build.
+pytestmark = pytest.mark.slow
+
 
 @pytest.fixture(scope="module")
 def store(tmp_path_factory: pytest.TempPathFactory) -> Store:

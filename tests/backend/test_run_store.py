@@ -177,6 +177,7 @@ def test_tracking_uri_resolution(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
     )
 
 
+@pytest.mark.slow
 def test_concurrent_runs_on_a_new_store_lose_nothing(bare_workspace: Path) -> None:
     script = write_script(
         bare_workspace,

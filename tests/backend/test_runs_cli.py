@@ -90,6 +90,7 @@ def test_no_matching_runs(workspace: Path, capsys: pytest.CaptureFixture[str]) -
     assert capsys.readouterr().err == "no runs\n"
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("args", "message"),
     [

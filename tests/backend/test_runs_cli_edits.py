@@ -96,6 +96,7 @@ def test_rename_note_and_tag_print_what_changed_and_json_gives_details(
     assert _json(capsys, store, "note", store.run_id, "")["note"] is None
 
 
+@pytest.mark.slow
 def test_note_dash_reads_stdin_in_a_real_process(store: Store) -> None:
     done = subprocess.run(
         [sys.executable, "-m", "mlworkbench", "runs", "note", store.run_id, "-", "--json"],

@@ -81,6 +81,7 @@ def assert_private_to_us(path: Path, mode: int) -> None:
     assert info.st_uid == os.getuid() and stat.S_IMODE(info.st_mode) == mode
 
 
+@pytest.mark.slow
 def test_a_run_keeps_its_files_in_a_fresh_folder_only_we_can_enter(
     shared_temp: Path, tmp_path: Path
 ) -> None:
@@ -105,6 +106,7 @@ def test_a_run_keeps_its_files_in_a_fresh_folder_only_we_can_enter(
     assert not Path("/tmp/attacker.db").exists()
 
 
+@pytest.mark.slow
 def test_the_store_lock_is_ours_whatever_the_other_user_planted(
     shared_temp: Path, tmp_path: Path
 ) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+import pytest
 import pytest_lsp
 from lsprotocol import types
 from pytest_lsp import ClientServerConfig, LanguageClient
@@ -43,3 +44,10 @@ async def trusted(lsp_client: LanguageClient):  # type: ignore[no-untyped-def]
     )
     yield
     await lsp_client.shutdown_session()
+
+
+@pytest.fixture
+def no_tracking_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Forget the machine's MLFLOW_TRACKING_URI for one test (and the server it starts): the
+    workspace's own `mlflow.db` is the store under test (see tests/backend/conftest.py)."""
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)

@@ -12,11 +12,15 @@ import asyncio
 import sys
 from pathlib import Path
 
+import pytest
 import pytest_lsp
 from lsprotocol import types
 from pytest_lsp import ClientServerConfig, LanguageClient
 
 from mlworkbench_server.protocol import REQUESTS
+
+# Starts a server and a store-writing child, then waits on every first import: ~13 s.
+pytestmark = pytest.mark.slow
 
 
 def make_store(workspace: Path) -> str:

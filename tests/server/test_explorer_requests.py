@@ -79,6 +79,7 @@ async def test_pages_follow_next_offset_in_mlflows_order(
     assert ordered.page.runs[0].metrics.m == 0.0
 
 
+@pytest.mark.slow
 async def test_a_bad_filter_is_an_lsp_error_with_its_position(
     client: LanguageClient, tmp_path: Path
 ) -> None:
@@ -96,6 +97,7 @@ async def test_a_bad_filter_is_an_lsp_error_with_its_position(
     assert paging.value.code == types.ErrorCodes.InvalidParams
 
 
+@pytest.mark.slow
 async def test_a_run_logged_from_outside_shows_up_on_the_next_query(
     client: LanguageClient, tmp_path: Path
 ) -> None:
@@ -125,6 +127,7 @@ async def test_no_store_is_an_empty_page_and_creates_nothing(
     assert not (tmp_path / "mlflow.db").exists()
 
 
+@pytest.mark.slow
 async def test_experiments_and_a_deleted_one(client: LanguageClient, tmp_path: Path) -> None:
     store, experiment, _ = make_store(tmp_path, runs=4)
     listed = await client.protocol.send_request_async(
@@ -142,6 +145,7 @@ async def test_experiments_and_a_deleted_one(client: LanguageClient, tmp_path: P
     assert unknown.value.code == ERROR_CODES["UNKNOWN_EXPERIMENT"]
 
 
+@pytest.mark.slow
 async def test_compare_runs_and_its_errors(client: LanguageClient, tmp_path: Path) -> None:
     store, _, ids = make_store(tmp_path, runs=3)
     store.log_metric(ids[0], "m", float("nan"), step=1)
@@ -172,6 +176,7 @@ async def test_compare_runs_and_its_errors(client: LanguageClient, tmp_path: Pat
     assert bad.value.code == types.ErrorCodes.InvalidParams
 
 
+@pytest.mark.slow
 async def test_a_run_this_server_starts_and_ends_is_fresh_in_the_next_page(
     trusted: LanguageClient, statuses: list[Any], tmp_path: Path
 ) -> None:

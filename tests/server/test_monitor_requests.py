@@ -58,6 +58,7 @@ def _answers(url: str) -> bool:
         return False
 
 
+@pytest.mark.slow
 async def test_the_mlflow_ui_starts_once_and_shutdown_stops_it(
     uninitialized: LanguageClient, tmp_path: Path
 ) -> None:
@@ -79,6 +80,7 @@ async def test_the_mlflow_ui_starts_once_and_shutdown_stops_it(
     assert not _answers(opened.url)
 
 
+@pytest.mark.slow
 async def test_stop_monitors_stops_what_runs(uninitialized: LanguageClient, tmp_path: Path) -> None:
     client = uninitialized
     _store(tmp_path)
@@ -95,6 +97,7 @@ async def test_stop_monitors_stops_what_runs(uninitialized: LanguageClient, tmp_
     await client.shutdown_session()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("params", "code"),
     [

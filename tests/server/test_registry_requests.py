@@ -88,6 +88,7 @@ async def test_register_list_and_move_aliases(trusted: LanguageClient, store: St
     assert _registered(store)["iris"] == {}
 
 
+@pytest.mark.slow
 async def test_several_models_come_back_as_a_choice_then_register(
     trusted: LanguageClient, store: Store
 ) -> None:
@@ -105,6 +106,7 @@ async def test_several_models_come_back_as_a_choice_then_register(
     assert version.version == "1"
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("request_name", "extra", "code"),
     [
@@ -135,6 +137,7 @@ async def test_bad_input_is_a_structured_error_and_changes_nothing(
     assert _registered(store) == before
 
 
+@pytest.mark.slow
 async def test_a_run_without_a_model_says_so(trusted: LanguageClient, tmp_path: Path) -> None:
     from mlflow.tracking import MlflowClient
 
@@ -152,6 +155,7 @@ async def test_a_run_without_a_model_says_so(trusted: LanguageClient, tmp_path: 
     assert "log_model" in raised.value.message
 
 
+@pytest.mark.slow
 async def test_an_untrusted_workspace_lists_but_changes_nothing(
     client: LanguageClient, store: Store
 ) -> None:

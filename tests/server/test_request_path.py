@@ -40,6 +40,12 @@ EXPECTED_TRUST = {
     "LIST_ARTIFACTS": Trust.READ_LOCAL,
     "RESOLVE_ARTIFACT": Trust.READ_LOCAL,
     "LIST_MODELS": Trust.READ_LOCAL,
+    "LIST_REPORTS": Trust.READ_LOCAL,
+    "READ_REPORT": Trust.READ_LOCAL,
+    "INSPECT_DATA": Trust.READ_LOCAL,
+    # Loading a model runs its code: reports are made only in a trusted workspace.
+    "CREATE_REPORT": Trust.EXECUTE,
+    "CANCEL_REPORT": Trust.EXECUTE,
     "START_RUN": Trust.EXECUTE,
     "PREPARE_DEBUG_RUN": Trust.EXECUTE,
     "CANCEL_RUN": Trust.EXECUTE,
@@ -183,6 +189,7 @@ async def _run(config: ClientServerConfig, trusted: bool, body: Any) -> Any:
         await client.stop()
 
 
+@pytest.mark.slow
 async def test_restricted_mode_contacts_no_host_a_shipped_store_names(
     tmp_path: Path, listener: Listener
 ) -> None:
@@ -215,6 +222,7 @@ async def test_the_token_never_goes_to_an_artifact_host_a_store_names(
     assert all(auth is None for _, auth in listener.requests), listener.requests
 
 
+@pytest.mark.slow
 async def test_the_token_goes_to_its_own_server(tmp_path: Path, listener: Listener) -> None:
     store = _shipped_store(tmp_path, listener.origin)
     config = _server(
@@ -277,6 +285,7 @@ def _stale_run(workspace: Path) -> str:
     return str(client.create_run("0", run_name="stale", tags=tags).info.run_id)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("trusted", [False, True])
 async def test_start_up_reconciles_stale_runs_only_when_trusted(
     uninitialized: LanguageClient, tmp_path: Path, trusted: bool

@@ -64,6 +64,7 @@ async def test_details_artifacts_and_resolving_one(trusted: LanguageClient, stor
     assert Path(resolved.localPath).is_file()
 
 
+@pytest.mark.slow
 async def test_a_runs_models_are_listed_and_their_mlmodel_resolved_by_label(
     trusted: LanguageClient, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -82,6 +83,7 @@ async def test_a_runs_models_are_listed_and_their_mlmodel_resolved_by_label(
     assert error.code == ERROR_CODES["ARTIFACT_NOT_FOUND"]
 
 
+@pytest.mark.slow
 async def test_bad_paths_and_missing_things_are_structured_errors(
     trusted: LanguageClient, store: Store
 ) -> None:
@@ -99,6 +101,7 @@ async def test_bad_paths_and_missing_things_are_structured_errors(
     assert error.code == ERROR_CODES["EXPERIMENT_DELETED"]
 
 
+@pytest.mark.slow
 async def test_edits_return_the_new_details_and_show_in_the_library(
     trusted: LanguageClient, store: Store
 ) -> None:
@@ -123,6 +126,7 @@ async def test_edits_return_the_new_details_and_show_in_the_library(
     assert get_run_details(store.workspace, store.run_id).lifecycle_stage == "active"
 
 
+@pytest.mark.slow
 async def test_bad_edits_are_refused_and_change_nothing(
     trusted: LanguageClient, store: Store
 ) -> None:
@@ -145,6 +149,7 @@ async def test_bad_edits_are_refused_and_change_nothing(
     assert get_run_details(store.workspace, store.run_id) == before
 
 
+@pytest.mark.slow
 async def test_an_untrusted_workspace_reads_but_edits_nothing(
     untrusted: LanguageClient, store: Store
 ) -> None:

@@ -108,6 +108,7 @@ async def start(client: LanguageClient, script: Path, *args: str) -> str:
     return str(started.runId)
 
 
+@pytest.mark.slow
 async def test_a_run_streams_its_output_and_ends_finished_in_the_store(
     trusted: LanguageClient, tmp_path: Path
 ) -> None:
@@ -154,6 +155,7 @@ async def test_a_run_streams_its_output_and_ends_finished_in_the_store(
     assert any(t.startswith("1 run · last: training_") for t in found), found
 
 
+@pytest.mark.slow
 async def test_cancel_marks_the_run_killed(trusted: LanguageClient, tmp_path: Path) -> None:
     script = write_script(
         tmp_path,
@@ -210,6 +212,7 @@ async def test_an_untrusted_workspace_runs_nothing(client: LanguageClient, tmp_p
     assert not (tmp_path / "mlflow.db").exists()
 
 
+@pytest.mark.slow
 async def test_a_run_whose_process_died_unrecorded_is_failed_at_start(
     tmp_path: Path, uninitialized: LanguageClient
 ) -> None:
@@ -245,6 +248,7 @@ async def test_a_run_whose_process_died_unrecorded_is_failed_at_start(
     assert store.get_run(foreign.info.run_id).info.status == "RUNNING"
 
 
+@pytest.mark.slow
 async def test_a_debug_launch_is_tracked_like_a_run(
     trusted: LanguageClient, tmp_path: Path
 ) -> None:
@@ -287,6 +291,7 @@ async def test_a_debug_launch_is_tracked_like_a_run(
     assert run.data.tags["mlworkbench.exit_code"] == "0"
 
 
+@pytest.mark.slow
 async def test_the_tracking_uri_setting_sends_runs_elsewhere(
     tmp_path: Path, uninitialized: LanguageClient
 ) -> None:

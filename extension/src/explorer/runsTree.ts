@@ -12,6 +12,7 @@ import {
   Commands,
   ContextKeys,
   ExperimentInfo,
+  ReportEntry,
   Requests,
   RunDetails,
   RunModel,
@@ -20,7 +21,7 @@ import {
 } from "../protocol";
 import { formatNumber } from "./runFormat";
 import { describeQuery, effectiveFilter, groupByScript, initialQuery, PAGE_SIZE, RunsQuery, ScriptGroup } from "./runsQuery";
-import { artifactItem, countText, firstLine, modelItem, runItem, sectionItem, valueItem } from "./runsTreeItems";
+import { artifactItem, countText, firstLine, modelItem, reportItem, runItem, sectionItem, valueItem } from "./runsTreeItems";
 
 interface PageState {
   key: string;
@@ -36,10 +37,11 @@ export type RunsNode =
   | { kind: "deleted"; page: PageState }
   | { kind: "group"; group: ScriptGroup; page: PageState }
   | { kind: "run"; run: RunSummary; running: boolean; deleted: boolean }
-  | { kind: "section"; section: "params" | "metrics" | "tags" | "models" | "artifacts"; run: RunSummary; details?: RunDetails }
+  | { kind: "section"; section: "params" | "metrics" | "tags" | "models" | "artifacts" | "reports"; run: RunSummary; details?: RunDetails }
   | { kind: "value"; run: RunSummary; id: string; label: string; description: string; tooltip: string; tagKey?: string; note?: true }
   | { kind: "artifact"; run: RunSummary; entry: ArtifactEntry }
   | { kind: "model"; run: RunSummary; model: RunModel }
+  | { kind: "report"; run: RunSummary; entry: ReportEntry }
   | { kind: "more"; page: PageState }
   | { kind: "message"; text: string; icon: string; command?: vscode.Command };
 
@@ -167,6 +169,8 @@ export class RunsTreeProvider implements vscode.TreeDataProvider<RunsNode>, vsco
         return artifactItem(node.run, node.entry);
       case "model":
         return modelItem(node.run, node.model);
+      case "report":
+        return reportItem(node.run, node.entry);
       case "more": {
         const item = new vscode.TreeItem("Load more…", vscode.TreeItemCollapsibleState.None);
         item.id = `more/${node.page.key}/${node.page.runs.length}`;
@@ -279,7 +283,8 @@ export class RunsTreeProvider implements vscode.TreeDataProvider<RunsNode>, vsco
       nodes.push({ kind: "value", run, id: `${run.run_id}/note`, label: "Note", description: firstLine(details.note), tooltip: details.note, note: true });
     }
     // MLflow 3 keeps logged models outside the run's artifacts: a Models section shows them.
-    for (const section of ["params", "metrics", "tags", "models", "artifacts"] as const) {
+    // Reports (the run's reports/*.json) come last, after the artifacts that hold their files.
+    for (const section of ["params", "metrics", "tags", "models", "artifacts", "reports"] as const) {
       if (section !== "models" || details?.models.length) {
         nodes.push({ kind: "section", section, run, details });
       }
@@ -312,7 +317,29 @@ export class RunsTreeProvider implements vscode.TreeDataProvider<RunsNode>, vsco
         return (details?.models ?? []).map((model) => ({ kind: "model", run, model }));
       case "artifacts":
         return this.artifactChildren(run, undefined);
+      case "reports":
+        return this.reportChildren(run);
     }
+  }
+
+  private async reportChildren(run: RunSummary): Promise<RunsNode[]> {
+    const result = await this.quietly(Requests.LIST_REPORTS, (to) =>
+      request(to.client, Requests.LIST_REPORTS, { workspaceUri: to.workspaceUri, runId: run.run_id }),
+    );
+    if (!result) {
+      return [{ kind: "message", text: "Cannot list reports (see log)", icon: "info", command: { command: Commands.SHOW_LOG, title: "Show Log" } }];
+    }
+    if (result.reports.length === 0) {
+      return [
+        {
+          kind: "message",
+          text: "No reports yet: Create Report\u2026",
+          icon: "add",
+          command: { command: Commands.CREATE_REPORT, title: "Create Report\u2026", arguments: [{ runId: run.run_id, runName: run.run_name }] },
+        },
+      ];
+    }
+    return result.reports.map((entry) => ({ kind: "report", run, entry }));
   }
 
   private async artifactChildren(run: RunSummary, artifactPath: string | undefined): Promise<RunsNode[]> {

@@ -3,7 +3,7 @@
 import * as path from "path";
 import * as vscode from "vscode";
 import { escapeMarkdown, markdownCode, markdownCodeBlock } from "../common/markdownText";
-import { ArtifactEntry, Commands, RunModel, RunSummary } from "../protocol";
+import { ArtifactEntry, Commands, ReportEntry, RunModel, RunSummary } from "../protocol";
 import { describeRun, formatNumber } from "./runFormat";
 import { statusIcon } from "./runPresentation";
 import type { RunsNode } from "./runsTree";
@@ -39,6 +39,7 @@ export function sectionItem(node: Extract<RunsNode, { kind: "section" }>): vscod
     tags: { label: "Tags", icon: "tag", count: count(source?.tags) },
     models: { label: "Models", icon: "package", count: String(source?.models.length ?? "") },
     artifacts: { label: "Artifacts", icon: "files", count: "" },
+    reports: { label: "Reports", icon: "graph", count: "" },
   }[node.section];
   const empty = spec.count === "0";
   const item = new vscode.TreeItem(
@@ -75,6 +76,26 @@ export function modelItem(run: RunSummary, model: RunModel): vscode.TreeItem {
   item.tooltip = `${model.uri}\n${model.source}`;
   item.contextValue = "runModel";
   item.command = { command: Commands.OPEN_ARTIFACT, title: "Open MLmodel", arguments: [{ runId: run.run_id, model: model.label }] };
+  return item;
+}
+
+/** Icons of the report kinds the backend writes (reports/<name>.json). */
+const REPORT_ICONS: Record<string, string> = { fairness: "law", explain: "lightbulb", privacy: "shield", card: "book", mitigate: "law" };
+
+/** One of the run's reports: opens it in the Report panel. */
+export function reportItem(run: RunSummary, entry: ReportEntry): vscode.TreeItem {
+  const item = new vscode.TreeItem(entry.name, vscode.TreeItemCollapsibleState.None);
+  item.id = `${run.run_id}/reports/${entry.name}`;
+  item.iconPath = new vscode.ThemeIcon(REPORT_ICONS[entry.name.split(/[-_.]/)[0]] ?? "graph");
+  item.description = entry.artifactPath;
+  item.tooltip = `Open the ${entry.name} report (${entry.artifactPath})`;
+  item.contextValue = "runReport";
+  item.command = {
+    command: Commands.OPEN_REPORT,
+    title: "Open Report",
+    arguments: [{ runId: run.run_id, name: entry.name, runName: run.run_name }],
+  };
+  item.accessibilityInformation = { label: `${entry.name} report` };
   return item;
 }
 
