@@ -14,7 +14,7 @@ CONSTRAINTS := constraints/test.txt
 PY_SOURCES := $(shell find python_backend server -name '*.py' -not -path '*/__pycache__/*')
 TS_SOURCES := $(shell find extension/src media -path media/dist -prune -o \( -name '*.ts' -o -name '*.css' \) -print)
 
-.PHONY: help demo test check venv node build vsix bundle protocol lint test-python test-ts test-e2e \
+.PHONY: help demo test check venv node build vsix bundle protocol lint test-apt test-python test-ts test-e2e \
         e2e-deps bench bench-quick bench-explorer clean
 
 help:
@@ -85,12 +85,36 @@ test-ts: $(STAMP)/node
 	npx tsc -p tsconfig.test.json
 	node --test out/test/*.test.js
 
+# Debian packages, installed only when dpkg says one is missing (and only as root):
+# $(call apt-install,WHO,PACKAGES).
+define apt-install
+	@missing=""; \
+	for pkg in $(2); do \
+	    dpkg -s "$$pkg" >/dev/null 2>&1 || missing="$$missing $$pkg"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	    if [ "$$(id -u)" != 0 ]; then \
+	        echo "$(1): missing Debian packages:$$missing (run as root, or: sudo apt-get install -y$$missing)" >&2; \
+	        exit 1; \
+	    fi; \
+	    echo "$(1): installing Debian packages:$$missing"; \
+	    apt-get update -q; \
+	    DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $$missing; \
+	fi
+endef
+
+# The deploy tests start their own Docker engine on a private socket and build their base image
+# with debootstrap (there is no registry to pull from).
+TEST_APT := docker.io debootstrap
+test-apt:
+	$(call apt-install,test,$(TEST_APT))
+
 -include tests/e2e/e2e.mk
 
 # The loop to run before each commit: everything `make test` runs but the benches and e2e.
 check: lint test-python test-ts
 
-test: lint test-python test-ts bench-quick test-e2e
+test: lint test-apt test-python test-ts bench-quick test-e2e
 
 bench: $(STAMP)/venv
 	$(VPY) bench/startup.py
@@ -101,6 +125,9 @@ bench-quick: $(STAMP)/venv $(STAMP)/bundle
 	$(VPY) bench/startup.py --quick
 	$(VPY) bench/run_overhead.py --quick
 	$(VPY) bench/explorer.py --quick
+	$(VPY) bench/report_fairness.py --quick
+	$(VPY) bench/report_explain.py --quick
+	$(VPY) bench/serving.py --quick
 
 # 10,000 runs: the store is built once (minutes) and cached under /tmp.
 bench-explorer: $(STAMP)/venv

@@ -15,6 +15,7 @@ Run: .venv/bin/python bench/report_explain.py [--rows N] [--repeat N].
 from __future__ import annotations
 
 import argparse
+import gc
 import sys
 import time
 import warnings
@@ -95,6 +96,7 @@ def best_of(repeat: int, *works: Any) -> list[tuple[float, Any]]:
     results: list[Any] = [None] * len(works)
     for _ in range(repeat):
         for index, work in enumerate(works):
+            gc.collect()  # no work pays for the garbage of the one before it
             start = time.perf_counter()
             results[index] = work()
             best[index] = min(best[index], time.perf_counter() - start)

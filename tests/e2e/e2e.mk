@@ -13,21 +13,8 @@ E2E_PYTEST_ARGS ?=
 
 e2e-deps: e2e-apt $(STAMP)/e2e-node
 
-# apt-get only when dpkg says something is missing (and only as root).
 e2e-apt:
-	@missing=""; \
-	for pkg in $(E2E_APT); do \
-	    dpkg -s "$$pkg" >/dev/null 2>&1 || missing="$$missing $$pkg"; \
-	done; \
-	if [ -n "$$missing" ]; then \
-	    if [ "$$(id -u)" != 0 ]; then \
-	        echo "e2e: missing Debian packages:$$missing (run as root, or: sudo apt-get install -y$$missing)" >&2; \
-	        exit 1; \
-	    fi; \
-	    echo "e2e: installing Debian packages:$$missing"; \
-	    apt-get update -q; \
-	    DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $$missing; \
-	fi
+	$(call apt-install,e2e,$(E2E_APT))
 
 # code-server refuses the machine's Node 20, and npm on these machines runs install scripts only
 # where package.json's allowScripts says so. Two steps, because Node 24 itself comes from npm:

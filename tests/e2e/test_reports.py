@@ -71,11 +71,11 @@ def run_row(wb: Workbench) -> Any:
     return row
 
 
-def choose(wb: Workbench, step: str, text: str) -> None:
-    """Answer the wizard's quick pick titled '…: <step>' as a keyboard user does: type ``text``
-    to filter, then Enter takes the first entry left (a click can land on the hover of a long
-    entry above it)."""
-    box = quick_input(wb, f": {step}")
+def choose(wb: Workbench, step: str, text: str, *, title: str | None = None) -> None:
+    """Answer the wizard's quick pick titled '…: <step>' (or ``title``) as a keyboard user does:
+    type ``text`` to filter, then Enter takes the first entry left (a click can land on the
+    hover of a long entry above it)."""
+    box = quick_input(wb, title or f": {step}")
     box.fill(text)
     first = wb.page.locator(".quick-input-widget .monaco-list-row").first
     wait_for(
@@ -97,7 +97,7 @@ def wizard_to_data(wb: Workbench, kind: str) -> None:
         message="the wizard's model or data step",
     )
     if heading.inner_text().endswith(": model"):
-        wb.pick("model")
+        choose(wb, "model", "model")
     choose(wb, "data", "data.csv")
 
 
@@ -257,8 +257,7 @@ class TestReports:
     def test_explanation_report_of_chosen_rows(self, editor: Editor) -> None:
         wb = editor.wb
         wb.run_command("ML Workbench: Create Report…", asks=True)
-        quick_input(wb, "Create a report on which run?")
-        wb.pick(RUN_NAME)
+        choose(wb, "run", RUN_NAME, title="Create a report on which run?")
         wizard_to_data(wb, "Explanation")
         choose(wb, "target", "approved")
         box = quick_input(wb, ": rows to explain")

@@ -19,7 +19,7 @@ import math
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from mlworkbench.privacy.sql_subset import Aggregate, Condition, GroupKey, Query
+from mlworkbench.privacy.sql_subset import Condition, GroupKey, Query
 from mlworkbench.reports.report_data import require_columns
 from mlworkbench.reports.report_errors import InvalidReportInputError
 
@@ -190,10 +190,12 @@ def answer_query(frame: pd.DataFrame, plan: QueryPlan, epsilon: float) -> QueryA
             costs.append(AggregateCost(aggregate.label, counted.epsilon, [counted]))
             continue
         assert column is not None
-        kept = frame[column].to_numpy()[present]
         codes = plan.group_codes[present]
+        order = np.argsort(codes, kind="stable")
+        kept = frame[column].to_numpy()[present][order]
+        splits = np.searchsorted(codes[order], np.arange(1, size))
         sums = noisy_sums(
-            [kept[codes == group] for group in range(size)],
+            np.split(kept, splits),  # one array per group, empty groups included
             plan.bounds[column],
             share if aggregate.function == "SUM" else share / 2,
             integer=plan.integer[column],
@@ -250,6 +252,3 @@ def _labels(query: Query) -> list[str]:
     selected = {item.column for item in query.items if isinstance(item, GroupKey)}
     hidden = [column for column in query.group_by if column not in selected]
     return hidden + [item.label for item in query.items]
-
-
-__all__ = ["Aggregate", "QueryAnswer", "QueryPlan", "answer_query", "plan_query"]

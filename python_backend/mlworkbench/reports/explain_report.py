@@ -803,9 +803,7 @@ def _local_section(explanation: Explanation) -> Section:
         "id": "local",
         "title": "Local explanations",
         "description": "Why the model predicted what it did for each chosen row (0 is the first "
-        "data row): each term's contribution, largest first."
-        if options
-        else "No rows were explained.",
+        "data row): each term's contribution, largest first.",
         "choice": {"label": "Row", "options": options},
     }
 
@@ -820,17 +818,20 @@ def _class_column(explanation: Explanation, item: dict[str, Any]) -> tuple[int |
 
 
 def _contribution_chart(records: list[dict[str, Any]], ebm: bool) -> dict[str, Any]:
-    values = [
-        {
-            **record,
-            "direction": "raises" if (record["contribution"] or 0.0) >= 0 else "lowers",
-            "order": position,
-        }
-        for position, record in enumerate(records)
-    ]
+    """Bars of the largest contributions, largest first, coloured by direction (columnar data
+    that Vega-Lite flattens, as the shape charts)."""
+    contributions = [record["contribution"] for record in records]
+    series = {
+        "term": [record["term"] for record in records],
+        "value": [record["value"] for record in records],
+        "contribution": contributions,
+        "direction": ["raises" if (c or 0.0) >= 0 else "lowers" for c in contributions],
+        "order": list(range(len(records))),
+    }
     noun = "Term" if ebm else "Feature"
     return {
-        "data": {"values": values},
+        "data": {"values": [series]},
+        "transform": [{"flatten": list(series)}],
         "mark": "bar",
         "encoding": {
             "y": {"field": "term", "type": "nominal", "sort": {"field": "order"}, "title": None},
