@@ -14,8 +14,8 @@ CONSTRAINTS := constraints/test.txt
 PY_SOURCES := $(shell find python_backend server -name '*.py' -not -path '*/__pycache__/*')
 TS_SOURCES := $(shell find extension/src media -path media/dist -prune -o \( -name '*.ts' -o -name '*.css' \) -print)
 
-.PHONY: help demo test check venv node build vsix bundle protocol lint test-apt test-python test-ts test-e2e \
-        e2e-deps bench bench-quick bench-explorer clean
+.PHONY: help demo test check venv node build vsix bundle protocol lint test-apt test-python \
+        test-python-fast test-ts test-e2e e2e-deps bench bench-quick bench-explorer clean
 
 help:
 	@echo "make demo         install everything and open the demo workspace in VS Code (code-server)"
@@ -77,8 +77,17 @@ lint: $(STAMP)/venv $(STAMP)/node
 	npx tsc -p media --noEmit
 	npx eslint extension media
 
+# Most of the suite waits on child processes (runs, servers, MLflow), so workers overlap the
+# waits; loadfile keeps each module, and its module-scoped store, in one worker.
+PYTEST_PARALLEL := -n 3 --dist loadfile
+
 test-python: $(STAMP)/venv
-	$(VENV)/bin/pytest -q
+	$(VENV)/bin/pytest -q $(PYTEST_PARALLEL)
+
+# `make check`'s share: the tests marked slow (real training, monitors, big stores) wait for
+# `make test`; each feature keeps a test here, so a break still shows.
+test-python-fast: $(STAMP)/venv
+	$(VENV)/bin/pytest -q $(PYTEST_PARALLEL) -m "not slow"
 
 test-ts: $(STAMP)/node
 	rm -rf out
@@ -111,8 +120,9 @@ test-apt:
 
 -include tests/e2e/e2e.mk
 
-# The loop to run before each commit: everything `make test` runs but the benches and e2e.
-check: lint test-python test-ts
+# The loop to run before each commit, in minutes: `make test` without the benches, the e2e
+# suite and the tests marked slow.
+check: lint test-python-fast test-ts
 
 test: lint test-apt test-python test-ts bench-quick test-e2e
 

@@ -54,6 +54,28 @@ test("a cell keeps its full value for the tooltip when the text rounds it", () =
   assert.equal(cellText(0.123456, { key: "x", label: "X", kind: "number" }).text, "0.1235", "4 digits when the column names none");
 });
 
+test("counts are shown whole: a figure, or a column of whole numbers", () => {
+  assert.deepEqual(figureText({ label: "Rows explained", value: 2 }), { text: "2" });
+  assert.deepEqual(figureText({ label: "Real rows", value: 1200 }), { text: "1,200" });
+  const table: Table = {
+    columns: [
+      { key: "n", label: "Rows", kind: "number", digits: 4 },
+      { key: "rate", label: "Rate", kind: "number", digits: 4 },
+    ],
+    rows: [
+      { n: 3, rate: 1 },
+      { n: 12, rate: 0.5 },
+    ],
+  };
+  assert.deepEqual(
+    tableRows(table).map((row) => row.cells.map((cell) => cell.text)),
+    [
+      ["3", "1.000"],
+      ["12", "0.5000"],
+    ],
+  );
+});
+
 test("a summary figure shows its hint and full value in its tooltip", () => {
   const figure = { label: "Demographic parity difference", value: 0.21805929919137462, hint: "largest difference in selection rate" };
   assert.deepEqual(figureText(figure), { text: "0.2181", title: "0.21805929919137462\nlargest difference in selection rate" });

@@ -57,7 +57,17 @@ VERBS: dict[str, tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]] = {
     "privacy-synth": (
         ("privacy", "synth"),
         ("data",),
-        ("epsilon", "synthesizer", "rows", "budget", "bounds", "out-data", *_DATA_LIMIT),
+        (
+            "epsilon",
+            "synthesizer",
+            "rows",
+            "budget",
+            "bounds",
+            "out-data",
+            "force",
+            "seed",
+            *_DATA_LIMIT,
+        ),
     ),
     "privacy-query": (
         ("privacy", "query"),

@@ -305,6 +305,12 @@ def test_black_box_regressor_numbers_are_interprets(diabetes: pd.DataFrame) -> N
     row = details["rows"][0]
     assert row["prediction"] == pytest.approx(model.predict(frame[features].iloc[[3]])[0])
 
+    # A pyfunc model only predicts: InterpretML gets its predict function, the numbers agree.
+    pyfunc = ReportModel("runs:/r/model", "/m", "model", None, "pyfunc", model, features)
+    through_pyfunc = explain_report(loaded(frame), pyfunc, "progression", rows=[3])
+    assert through_pyfunc["details"]["terms"] == details["terms"]
+    assert through_pyfunc["details"]["rows"] == details["rows"]
+
 
 # --- bad input ------------------------------------------------------------------------------
 
@@ -345,6 +351,9 @@ def test_bad_input_is_refused(cancer: pd.DataFrame, ebm_binary: Any) -> None:
     with pytest.raises(InvalidReportInputError, match="3 classes") as error:
         explain_report(loaded(three), report_model(multiclass, NUMERIC[1:]), "grade")
     assert error.value.field == "model"
+    pyfunc = ReportModel("runs:/r/model", "/m", "model", None, "pyfunc", ridge, NUMERIC)
+    with pytest.raises(InvalidReportInputError, match="no predict_proba") as error:
+        explain_report(loaded(numeric), pyfunc, "malignant")
     with pytest.raises(InvalidReportInputError, match="'size' is not") as error:
         explain_report(loaded(cancer), report_model(ridge, None), "malignant")
     assert error.value.field == "data"

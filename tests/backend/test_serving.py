@@ -403,6 +403,7 @@ def test_records_and_csv_name_the_offending_column_too(store: Store) -> None:
         (b'{"dataframe_split": {"columns": ["f0"', "application/json"),
         (b"\xff\xfe not utf-8", "application/json"),
         (b"[1, 2, 3]", "application/json"),
+        (b"[" * 50_000, "application/json"),
         (b'{"rows": [[1, 2]]}', "application/json"),
         (b'{"dataframe_split": [], "inputs": []}', "application/json"),
         (b'{"dataframe_split": {"columns": ["f0"], "data": [[1, 2]]}}', "application/json"),

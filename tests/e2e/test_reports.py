@@ -275,21 +275,17 @@ class TestReports:
         text = frame.locator("#root").inner_text()
         for feature in ("income", "debt_ratio", "history"):
             assert feature in text, text
-        # One option per explained row: switch to the second and see its content.
-        tabs = frame.locator("vscode-tab-header")
-        if tabs.count() >= 2:
-            before = visible_table(frame)
-            tabs.nth(1).click()
-            wait_for(
-                lambda: visible_table(frame) != before, 20, message="the second row's explanation"
-            )
-        else:
-            select = frame.locator("vscode-single-select")
-            assert select.count() >= 1, "the rows are a choice"
-            select.first.click()
-            frame.locator("vscode-single-select [role=option], vscode-single-select li").nth(
-                1
-            ).click()
+        # One option per explained row (tabs for a few): switch to the second row's.
+        local = frame.locator("section.report-section").filter(
+            has=frame.locator(".choice-label", has_text=re.compile(r"^Row"))
+        )
+        headers = local.locator("vscode-tab-header")
+        assert headers.count() == 2, headers.all_inner_texts()
+        assert "Row 0" in headers.nth(0).inner_text() and "Row 3" in headers.nth(1).inner_text()
+        before = visible_table(local)
+        assert "income" in before, before
+        headers.nth(1).click()
+        wait_for(lambda: visible_table(local) != before, 20, message="the second row's explanation")
         wb.shot("second row")
         close_editors(wb)
 

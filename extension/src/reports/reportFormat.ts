@@ -48,8 +48,12 @@ export function formatNumber(value: number, digits: number = DEFAULT_DIGITS, loc
   return numberFormat(locale, { minimumSignificantDigits: significant, maximumSignificantDigits: significant }).format(value);
 }
 
-/** What a cell shows, and its full value when the shown text rounds it. */
-export function cellText(value: string | number | null | undefined, column: Column, locale = "en-US"): CellText {
+/**
+ * What a cell shows, and its full value when the shown text rounds it. `integers`: the value is
+ * a count (every number in its column, or a figure, is whole), so it is shown whole; else an
+ * integer such as a rate of exactly 1 gets the column's digits ("1.000") to line up.
+ */
+export function cellText(value: string | number | null | undefined, column: Column, locale = "en-US", integers = false): CellText {
   if (value === null || value === undefined) {
     return { text: NO_VALUE, title: "No value (not defined for this row)" };
   }
@@ -59,7 +63,7 @@ export function cellText(value: string | number | null | undefined, column: Colu
   if (column.kind === "text") {
     return { text: String(value) };
   }
-  const text = formatNumber(value, column.digits ?? DEFAULT_DIGITS, locale);
+  const text = integers && Number.isInteger(value) ? formatNumber(value, 0, locale) : formatNumber(value, column.digits ?? DEFAULT_DIGITS, locale);
   // The tooltip only when the text lost digits ("0.7800" is all of 0.78).
   return Number(text.replace(/,/g, "")) === value ? { text } : { text, title: String(value) };
 }
@@ -67,7 +71,7 @@ export function cellText(value: string | number | null | undefined, column: Colu
 /** A summary figure: a number to 4 significant digits, text as it is, null as "—". */
 export function figureText(figure: Figure, locale = "en-US"): CellText {
   const column: Column = { key: "value", label: figure.label, kind: "number", digits: DEFAULT_DIGITS };
-  const shown = cellText(figure.value, column, locale);
+  const shown = cellText(figure.value, column, locale, true);
   const title = [shown.title, figure.hint].filter((part): part is string => part !== undefined && part !== "");
   return title.length > 0 ? { text: shown.text, title: title.join("\n") } : { text: shown.text };
 }
@@ -80,8 +84,15 @@ export interface TableRow {
 
 /** Each row's cells in column order, with its flag. */
 export function tableRows(table: Table, locale = "en-US"): TableRow[] {
+  // A column whose numbers are all whole holds counts: shown whole, whatever its digits.
+  const counts = table.columns.map((column) =>
+    table.rows.every((row) => {
+      const value = row[column.key];
+      return typeof value !== "number" || Number.isInteger(value);
+    }),
+  );
   return table.rows.map((row, index) => ({
-    cells: table.columns.map((column) => cellText(row[column.key], column, locale)),
+    cells: table.columns.map((column, i) => cellText(row[column.key], column, locale, counts[i])),
     flag: table.flags?.[index] ?? "",
   }));
 }

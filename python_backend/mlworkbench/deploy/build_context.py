@@ -34,12 +34,13 @@ from mlworkbench.deploy.model_requirements import (
     select_requirements,
 )
 from mlworkbench.deploy.wheelhouse import (
+    LOCK_NAME,
     OWN_WHEEL,
     PIP_WHEEL,
     find_own_wheel,
     gather_wheels,
+    locked_entries,
     pip_wheel_name,
-    write_lock,
 )
 
 DEFAULT_BASE_IMAGE = "python:3.11-slim"
@@ -50,7 +51,7 @@ VENV_IN_IMAGE = "/opt/venv"
 APP_IN_IMAGE = "/opt/app"  # mlworkbench itself, on the venv's path through a .pth file
 SYSTEM_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 CONTEXT_MARKER = ".mlworkbench-context"
-LOCK_FILE = "requirements.lock"
+LOCK_FILE = LOCK_NAME
 INSTALL_SCRIPT = "install_deps.py"
 
 # Never copied out of a model folder, and kept out of any build by `.dockerignore`.
@@ -196,10 +197,11 @@ def generate_context(
     )
     wheel = own_wheel or find_own_wheel(cache_dir, on_log)
     wheels_dir = context / "wheels"
+    lock = context / LOCK_FILE
     from_cache = gather_wheels(
-        requested, wheel, target_python, wheels_dir, context / "app", cache_dir, on_log
+        requested, wheel, target_python, wheels_dir, context / "app", lock, cache_dir, on_log
     )
-    locked = write_lock(wheels_dir, context / LOCK_FILE)
+    locked = locked_entries(lock)
     dockerfile = render_dockerfile(str(base), pip_wheel_name(wheels_dir), wheel.name)
     (context / INSTALL_SCRIPT).write_text(INSTALL_DEPS_SOURCE, encoding="utf-8")
     (context / "Dockerfile").write_text(dockerfile, encoding="utf-8")

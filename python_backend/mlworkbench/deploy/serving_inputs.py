@@ -127,6 +127,8 @@ def parse_json(body: bytes) -> dict[str, Any]:
         raise bad_request(
             f"the body is not valid JSON: {error.msg} at line {error.lineno} column {error.colno}"
         ) from None
+    except RecursionError:
+        raise bad_request("the body's JSON is nested too deeply") from None
     if not isinstance(payload, dict):
         raise bad_request(
             f"the body must be a JSON object with exactly one of {', '.join(FORMATS)}; "

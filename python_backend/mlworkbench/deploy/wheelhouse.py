@@ -28,6 +28,7 @@ from mlworkbench.deploy.model_requirements import canonical_name, installed_vers
 
 LogCallback = Callable[[str], None]
 PIP_WHEEL = re.compile(r"pip-[0-9][0-9A-Za-z.]*-py3-none-any\.whl")
+LOCK_NAME = "requirements.lock"
 OWN_WHEEL = re.compile(r"mlworkbench-[0-9][0-9A-Za-z.+]*-py3-none-any\.whl")
 _FIXED_EPOCH = "315532800"  # 1980-01-01, the zip format's first day: same sources, same bytes
 _NOT_SOURCES = (
@@ -173,11 +174,13 @@ def gather_wheels(
     python_version: str,
     wheels_dir: Path,
     app_dir: Path,
+    lock: Path,
     cache_dir: Path | None = None,
     on_log: LogCallback | None = None,
 ) -> bool:
-    """Fill `wheels_dir` with a wheel for every requirement, their dependencies and pip, and
-    `app_dir` with our own wheel; True when the third-party wheels came from the cache."""
+    """Fill `wheels_dir` with a wheel for every requirement, their dependencies and pip,
+    `app_dir` with our own wheel and `lock` with the wheels' hashes (`write_lock`); True when
+    the third-party wheels came from the cache."""
     if not _is_own(own_wheel) or not own_wheel.is_file():
         raise WheelhouseError(f"{own_wheel} is not an mlworkbench wheel", None)
     host_python = f"{sys.version_info[0]}.{sys.version_info[1]}"
@@ -201,9 +204,12 @@ def gather_wheels(
     if not from_cache:
         _fill_cache(requested, own_wheel, python_version, platforms, pip_version, cached, on_log)
         (cached / "complete").write_text(key_source, encoding="utf-8")
+    if not (cached / LOCK_NAME).is_file():  # hashed once per wheelhouse, not per context
+        write_lock(cached, cached / LOCK_NAME)
     wheels_dir.mkdir(mode=0o755)
     for wheel in sorted(cached.glob("*.whl")):
         _place(wheel, wheels_dir / wheel.name)
+    shutil.copyfile(cached / LOCK_NAME, lock)
     app_dir.mkdir(mode=0o755)
     _place(own_wheel, app_dir / own_wheel.name)
     return from_cache
@@ -262,8 +268,8 @@ def _requires_dist(wheel: Path) -> list[str]:
 
 
 def run_pip(args: list[str], env: dict[str, str] | None, on_log: LogCallback | None) -> None:
-    """pip as a child process (an argument list), its lines streamed to `on_log` and kept in a
-    log file in a private folder, named in the error when pip fails."""
+    """pip as a child process (an argument list), its lines streamed to `on_log` and written to
+    a log file in a private folder, which is kept and named in the error when pip fails."""
     from mlworkbench.tracking.private_dirs import private_temp_dir
 
     log_path = private_temp_dir("mlworkbench-pip-") / "pip.log"
@@ -290,12 +296,13 @@ def run_pip(args: list[str], env: dict[str, str] | None, on_log: LogCallback | N
         raise WheelhouseError(
             f"pip exited with status {status}: {' / '.join(errors[-2:])}", log_path
         )
+    shutil.rmtree(log_path.parent, ignore_errors=True)  # kept only when pip failed
 
 
 def write_lock(wheels_dir: Path, lock: Path) -> list[str]:
     """`NAME==VERSION --hash=sha256:...` for every wheel but pip's (it only runs the install).
 
-    Returns the `NAME==VERSION` entries."""
+    Returns the `NAME==VERSION` entries (`locked_entries` reads them back)."""
     entries: list[str] = []
     lines = ["# Every wheel in wheels/, pinned by hash (written by mlworkbench deploy)."]
     for wheel in sorted(wheels_dir.glob("*.whl")):
@@ -307,6 +314,12 @@ def write_lock(wheels_dir: Path, lock: Path) -> list[str]:
         lines.append(f"{canonical_name(name)}=={version} --hash=sha256:{digest}")
     lock.write_text("\n".join(lines) + "\n", encoding="utf-8")
     return entries
+
+
+def locked_entries(lock: Path) -> list[str]:
+    """The `NAME==VERSION` entries of a lock `write_lock` wrote."""
+    lines = lock.read_text(encoding="utf-8").splitlines()
+    return [line.split()[0] for line in lines if line.strip() and not line.startswith("#")]
 
 
 def pip_wheel_name(wheels_dir: Path) -> str:
