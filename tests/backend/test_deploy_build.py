@@ -239,6 +239,19 @@ def test_lock_pins_every_wheel_by_hash_but_pip(tmp_path: Path) -> None:
     assert all(re.fullmatch(r"[a-z0-9-]+==[\w.]+ --hash=sha256:[0-9a-f]{64}", x) for x in lines)
 
 
+def test_pip_failure_is_typed_and_keeps_its_log(tmp_path: Path) -> None:
+    from mlworkbench.deploy.deploy_errors import WheelhouseError
+    from mlworkbench.deploy.wheelhouse import run_pip
+
+    args = ["download", "--no-index", "--dest", str(tmp_path), "no-such-package-mlwb==1.0"]
+    with pytest.raises(WheelhouseError) as caught:
+        run_pip(args, None, None)
+    assert caught.value.log_path is not None
+    assert "no-such-package-mlwb" in caught.value.log_path.read_text()
+    assert stat.S_IMODE(caught.value.log_path.parent.stat().st_mode) == 0o700
+    shutil.rmtree(caught.value.log_path.parent)
+
+
 def test_model_copy_refuses_links_out_and_leaves_secrets(tmp_path: Path) -> None:
     model = _fake_model(tmp_path / "m", ["scikit-learn==1.9.1"])
     (model / ".env").write_text("TOKEN=x", encoding="utf-8")
