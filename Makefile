@@ -114,7 +114,7 @@ endef
 
 # The deploy tests start their own Docker engine on a private socket and build their base image
 # with debootstrap (there is no registry to pull from).
-TEST_APT := docker.io debootstrap
+TEST_APT := docker.io debootstrap iproute2
 test-apt:
 	$(call apt-install,test,$(TEST_APT))
 
@@ -138,6 +138,7 @@ bench-quick: $(STAMP)/venv $(STAMP)/bundle
 	$(VPY) bench/report_fairness.py --quick
 	$(VPY) bench/report_explain.py --quick
 	$(VPY) bench/serving.py --quick
+	$(VPY) bench/image.py --quick
 
 # 10,000 runs: the store is built once (minutes) and cached under /tmp.
 bench-explorer: $(STAMP)/venv

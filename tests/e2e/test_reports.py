@@ -53,6 +53,8 @@ def editor(reports_editor: tuple[Editor, str], request: pytest.FixtureRequest) -
     shutil.rmtree(directory, ignore_errors=True)
     editor.wb.use_artifacts(directory)
     editor.wb.dismiss_quick_input()
+    # Each test may run alone: the palette lists our commands once the extension is up.
+    editor.wb.wait_status("ML Workbench: ready", timeout=120)
     yield editor
     report = getattr(request.node, "rep_call", None)
     if report is not None and report.failed:
