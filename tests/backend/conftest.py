@@ -19,8 +19,8 @@ def mlflow_env_restored() -> Iterator[None]:
     A module that logs in-process through MLflow's fluent API (or calls library code that does)
     would otherwise leave them set for every later module in the same process, and the servers
     and runs those start inherit them: a run then names an experiment its store lacks, or the
-    server reads another module's store. Which modules share a process depends on the order and, under
-    pytest-xdist, on the worker, so the leak made failures that came and went.
+    server reads another module's store. Which modules share a process depends on the order
+    and, under pytest-xdist, on the worker, so the leak made failures that came and went.
     """
     saved = {name: os.environ.get(name) for name in MLFLOW_ENV}
     yield

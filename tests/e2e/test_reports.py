@@ -291,6 +291,16 @@ class TestReports:
         wb.shot("second row")
         close_editors(wb)
 
+    def test_the_report_lens_starts_on_the_scripts_latest_run(self, editor: Editor) -> None:
+        wb = editor.wb
+        wb.open_file("train_fair.py")
+        wb.wait_lenses("Report…")
+        wb.click_lens("Report…")
+        quick_input(wb, f"Report on {RUN_NAME}: kind")
+        wb.shot("wizard from the lens")
+        wb.dismiss_quick_input()
+        wb.run_command("View: Close All Editors")
+
     def test_private_synthetic_data_with_its_ledger(self, editor: Editor) -> None:
         wb = editor.wb
         wb.run_command("ML Workbench: Make Private Synthetic Data…", asks=True)

@@ -78,15 +78,6 @@ export class ReportPanel {
     return panel;
   }
 
-  /** Closes every panel of a run's reports (the run was deleted, say). */
-  static closeRun(runId: string): void {
-    for (const panel of [...ReportPanel.panels.values()]) {
-      if (panel.source.runId === runId) {
-        panel.dispose();
-      }
-    }
-  }
-
   private constructor(
     private readonly panel: vscode.WebviewPanel,
     extensionUri: vscode.Uri,

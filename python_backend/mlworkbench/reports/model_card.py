@@ -164,6 +164,9 @@ def _datasets(run: Run, *reports: ReportDocument | None) -> list[dict[str, str]]
     inputs = getattr(run, "inputs", None)
     for dataset_input in getattr(inputs, "dataset_inputs", None) or []:
         dataset = dataset_input.dataset
+        # MLflow keeps at most 36 characters of a digest: a report's full hash may start with it.
+        if any(sha.startswith(dataset.digest) for sha in found):
+            continue
         found.setdefault(
             dataset.digest,
             {"path": dataset.name, "sha256": dataset.digest, "source": "logged by the run"},
