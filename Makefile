@@ -75,6 +75,7 @@ lint: $(STAMP)/venv $(STAMP)/node
 	$(VPY) scripts/gen_protocol.py --check
 	npx tsc -p . --noEmit
 	npx tsc -p media --noEmit
+	npx tsc -p media/report --noEmit
 	npx eslint extension media
 
 # Most of the suite waits on child processes (runs, servers, MLflow), so workers overlap the

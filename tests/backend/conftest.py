@@ -3,27 +3,34 @@
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Iterator
 
 import pytest
 
 # MLflow's `set_tracking_uri` and `set_experiment` also write these to os.environ, for the
-# processes a script starts; none of them undoes the experiment.
+# processes a script starts.
 MLFLOW_ENV = ("MLFLOW_TRACKING_URI", "MLFLOW_EXPERIMENT_ID")
 
 
 @pytest.fixture(scope="module", autouse=True)
-def mlflow_env_restored() -> Iterator[None]:
-    """Put MLflow's variables back as they were after each module.
+def mlflow_state_restored() -> Iterator[None]:
+    """Put MLflow's process-wide tracking URI and experiment back as they were after each module.
 
     A module that logs in-process through MLflow's fluent API (or calls library code that does)
-    would otherwise leave them set for every later module in the same process, and the servers
-    and runs those start inherit them: a run then names an experiment its store lacks, or the
-    server reads another module's store. Which modules share a process depends on the order
-    and, under pytest-xdist, on the worker, so the leak made failures that came and went.
+    would otherwise leave them set for every later module in the same process: a fluent run
+    there goes to an experiment its store lacks, and the servers and runs those modules start
+    inherit the variables and read another module's store. Which modules share a process
+    depends on the order and, under pytest-xdist, on the worker, so the leak made failures that
+    came and went.
     """
     saved = {name: os.environ.get(name) for name in MLFLOW_ENV}
     yield
+    mlflow = sys.modules.get("mlflow")
+    if mlflow is not None:
+        mlflow.set_tracking_uri(saved["MLFLOW_TRACKING_URI"])
+        # MLflow has no call that forgets `set_experiment`; its own tests reset this too.
+        mlflow.tracking.fluent._active_experiment_id = None
     for name, value in saved.items():
         if value is None:
             os.environ.pop(name, None)
