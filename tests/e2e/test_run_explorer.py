@@ -214,7 +214,9 @@ class TestRunExplorer:
         row = wb.tree_row(RUNS_VIEW, "ridge-a, finished")
         toggle(wb, row)  # the run
         toggle(wb, runs_row(wb, "Artifacts"))
-        toggle(wb, runs_row(wb, "report"))
+        # The artifact folder "report", not the run's Reports section (has_text is a case-blind
+        # substring; the pattern is neither).
+        toggle(wb, runs_row(wb, re.compile(r"\breport\b")))
         runs_row(wb, "summary-ridge-a.txt").first.click()
         wait_editor_shows(wb, "summary-ridge-a.txt", "summary of ridge-a")
         wb.shot("artifact open")
