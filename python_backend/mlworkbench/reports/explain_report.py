@@ -190,24 +190,19 @@ def _explain_ebm(
     ]
     dropped = [str(name) for name in ebm.term_names_ if name not in set(overall["names"])]
     report_progress.step("Explaining rows")
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", UserWarning)
-        local = ebm.explain_local(selected)
     actual = truth.iloc[rows].tolist()  # one lookup: pandas pays ~50 µs per scalar access
-    explained_rows = []
-    for position, row in enumerate(rows):
-        item = local.data(position)
-        explained_rows.append(
-            {
-                "row": row,
-                "predicted": _ebm_prediction(ebm, item),
-                "actual": plain(actual[position]),
-                "intercept": numbers(item["extra"]["scores"][0]),
-                "names": [str(name) for name in item["names"]],
-                "values": [plain(value) for value in item["values"]],
-                "scores": numbers(item["scores"]),  # a row per term; a column per class
-            }
-        )
+    explained_rows = [
+        {
+            "row": row,
+            "predicted": _ebm_prediction(ebm, item),
+            "actual": plain(actual[position]),
+            "intercept": numbers(item["extra"]["scores"][0]),
+            "names": [str(name) for name in item["names"]],
+            "values": [plain(value) for value in item["values"]],
+            "scores": numbers(item["scores"]),  # a row per term; a column per class
+        }
+        for position, (row, item) in enumerate(zip(rows, _ebm_local(ebm, selected), strict=True))
+    ]
     labels = [plain(c) for c in classes] if classes is not None else None
     if labels is None:
         scale = f"units of {truth.name!s}"
@@ -234,6 +229,54 @@ def _explain_ebm(
         ],
         dropped_terms=dropped,
     )
+
+
+def _ebm_local(ebm: Any, selected: pd.DataFrame) -> list[dict[str, Any]]:
+    """What `ebm.explain_local(selected).data(k)` holds for each row (its term names, the
+    row's value of each single-feature term, per-term scores, the intercept; a regressor's
+    prediction), from `ebm.eval_terms`, the very call explain_local sums, without building
+    InterpretML's explanation object and its selector: a third of the time for ten rows.
+    Values are read as InterpretML's `unify_data` reads them: numbers for continuous
+    features, text for categorical ones, "" for a pair.
+    """
+    import numpy as np
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        scores = np.asarray(ebm.eval_terms(selected))
+    classes = getattr(ebm, "classes_", None)
+    intercept = ebm.intercept_
+    if (classes is None or len(classes) <= 2) and isinstance(intercept, (list, np.ndarray)):
+        intercept = intercept[0]
+    names = [str(name) for name in ebm.feature_names_in_]
+    ordered = selected if list(selected.columns) == names else selected[names]
+    frame = ordered.to_numpy(dtype=object)
+    continuous = [kind == "continuous" for kind in ebm.feature_types_in_]
+    predicted = ebm.predict(selected) if classes is None else None
+    items = []
+    for position, data in enumerate(frame):
+        values = [
+            ("" if len(term) != 1 else _unified(data[term[0]], continuous[term[0]]))
+            for term in ebm.term_features_
+        ]
+        items.append(
+            {
+                "names": list(ebm.term_names_),
+                "scores": scores[position],
+                "values": values,
+                "extra": {"scores": [intercept]},
+                "perf": {"predicted": None if predicted is None else predicted[position]},
+            }
+        )
+    return items
+
+
+def _unified(value: Any, continuous: bool) -> Any:
+    """A cell as InterpretML's `unify_data` hands it to explanations: a float for a continuous
+    feature, the category's text otherwise (a missing value stays missing)."""
+    if value is None or (isinstance(value, float) and value != value):
+        return value
+    return float(value) if continuous else str(value)
 
 
 def _ebm_prediction(ebm: Any, item: dict[str, Any]) -> Any:
@@ -479,8 +522,8 @@ def check_target(truth: pd.Series, task: Task, classes: Any) -> None:
     if classes is None:
         return
     # The distinct values first: a hash pass, then a handful of lookups, however many rows.
-    present = pd.Series(truth.unique()).dropna()
-    unknown = present[~present.isin(list(classes))].tolist()
+    known = set(classes.tolist() if hasattr(classes, "tolist") else classes)
+    unknown = [v for v in pd.unique(truth.to_numpy()).tolist() if not pd.isna(v) and v not in known]
     if unknown:
         known = ", ".join(repr(plain(c)) for c in list(classes)[:_NAMED])
         raise InvalidReportInputError(
