@@ -522,8 +522,9 @@ def check_target(truth: pd.Series, task: Task, classes: Any) -> None:
     if classes is None:
         return
     # The distinct values first: a hash pass, then a handful of lookups, however many rows.
-    known = set(classes.tolist() if hasattr(classes, "tolist") else classes)
-    unknown = [v for v in pd.unique(truth.to_numpy()).tolist() if not pd.isna(v) and v not in known]
+    labels = set(classes.tolist() if hasattr(classes, "tolist") else classes)
+    distinct = pd.unique(truth.to_numpy()).tolist()
+    unknown = [v for v in distinct if not pd.isna(v) and v not in labels]
     if unknown:
         known = ", ".join(repr(plain(c)) for c in list(classes)[:_NAMED])
         raise InvalidReportInputError(
