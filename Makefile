@@ -133,8 +133,9 @@ bench: $(STAMP)/venv
 	$(VPY) bench/startup.py
 
 # Each bench once on small inputs, goals not checked: `make test` runs it so a bench cannot rot.
-# startup.py times the server as the .vsix starts it, from extension/bundled (hence the bundle).
-bench-quick: $(STAMP)/venv $(STAMP)/bundle
+# startup.py times the server as the .vsix starts it, from extension/bundled (hence the bundle);
+# report_webview.py loads the built panel (media/dist, made with the .vsix) in Debian's Chromium.
+bench-quick: $(STAMP)/venv $(STAMP)/bundle $(VSIX) e2e-deps
 	$(VPY) bench/startup.py --quick
 	$(VPY) bench/run_overhead.py --quick
 	$(VPY) bench/explorer.py --quick
@@ -142,6 +143,7 @@ bench-quick: $(STAMP)/venv $(STAMP)/bundle
 	$(VPY) bench/report_explain.py --quick
 	$(VPY) bench/serving.py --quick
 	$(VPY) bench/image.py --quick
+	$(VPY) bench/report_webview.py --quick
 
 # 10,000 runs: the store is built once (minutes) and cached under /tmp.
 bench-explorer: $(STAMP)/venv
