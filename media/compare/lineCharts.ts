@@ -11,7 +11,8 @@ import { downsampleNote, lineShape } from "../../extension/src/compare/compareSh
 import { LINE_DATA, lineSpec } from "../../extension/src/compare/compareSpecs";
 import { clampSmoothing } from "../../extension/src/compare/compareSmoothing";
 import type { ChartTheme } from "../liveMetrics/vegaTheme";
-import { type ChartTooltip, colorScale, embedChart } from "./chartEmbed";
+import { type ChartTooltip, embedChart } from "../common/chartEmbed";
+import { colorScale } from "./runColors";
 import { control, element, fillSelect, swatch } from "./dom";
 import { radioControl } from "../common/radioControl";
 

@@ -22,7 +22,8 @@ import {
 } from "../../extension/src/compare/compareContract";
 import { NAME_COLUMN, runColors } from "../../extension/src/compare/compareShape";
 import { type ChartTheme, readChartTheme, watchTheme } from "../liveMetrics/vegaTheme";
-import { ChartTooltip, themeRunColors } from "./chartEmbed";
+import { ChartTooltip } from "../common/chartEmbed";
+import { themeRunColors } from "./runColors";
 import { element } from "./dom";
 import { LineCharts, type LineChartsOptions } from "./lineCharts";
 import { ParallelCoords } from "./parallelCoords";

@@ -8,7 +8,7 @@ import type { CompareDataWire } from "../../extension/src/compare/compareContrac
 import { parallelShape } from "../../extension/src/compare/compareParallel";
 import { parallelSpec } from "../../extension/src/compare/compareSpecs";
 import type { ChartTheme } from "../liveMetrics/vegaTheme";
-import { type ChartTooltip, embedChart } from "./chartEmbed";
+import { type ChartTooltip, embedChart } from "../common/chartEmbed";
 import { control, element, fillSelect } from "./dom";
 
 export interface ParallelEvents {

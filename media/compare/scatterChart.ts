@@ -7,7 +7,8 @@ import type { CompareDataWire } from "../../extension/src/compare/compareContrac
 import { scatterShape } from "../../extension/src/compare/compareShape";
 import { scatterSpec } from "../../extension/src/compare/compareSpecs";
 import type { ChartTheme } from "../liveMetrics/vegaTheme";
-import { type ChartTooltip, colorScale, embedChart } from "./chartEmbed";
+import { type ChartTooltip, embedChart } from "../common/chartEmbed";
+import { colorScale } from "./runColors";
 import { control, element, fillSelect } from "./dom";
 
 export interface ScatterEvents {

@@ -2,7 +2,7 @@
 // loads after the first paint (chartsApi.ts says why). It draws the way the Compare panel does:
 // chartEmbed's Vega expression interpreter (no 'unsafe-eval'), no injected styles, tooltips as
 // textContent.
-import { ChartTooltip, embedChart } from "../compare/chartEmbed";
+import { ChartTooltip, embedChart } from "../common/chartEmbed";
 import type { ReportChartsApi } from "./chartsApi";
 
 let tooltip: ChartTooltip | undefined;

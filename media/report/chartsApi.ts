@@ -9,7 +9,7 @@ export interface ChartHandle {
 }
 
 export interface ReportChartsApi {
-  /** Draws a Vega-Lite spec into `container` (see compare/chartEmbed.ts for how). */
+  /** Draws a Vega-Lite spec into `container` (see common/chartEmbed.ts for how). */
   embed(container: HTMLElement, spec: Record<string, unknown>, theme: ChartTheme): Promise<ChartHandle>;
   hideTooltip(): void;
 }

@@ -1,10 +1,9 @@
-// Embeds a Vega-Lite chart the way every Compare chart needs it: Vega's expression interpreter
-// (`ast: true`), so the page needs no 'unsafe-eval'; no injected <style> (the CSP blocks it);
-// and tooltips drawn by ChartTooltip, whose text goes in with textContent.
+// Embeds a Vega-Lite chart the way every webview chart needs it (Compare, Report): Vega's
+// expression interpreter (`ast: true`), so the page needs no 'unsafe-eval'; no injected <style>
+// (the CSP blocks it); and tooltips drawn by ChartTooltip, whose text goes in with textContent.
+// It imports no custom element: a page registers the ones it uses, once.
 import { Error as ErrorLevel, Warn as WarnLevel } from "vega";
 import embed, { type Result, type VisualizationSpec } from "vega-embed";
-import type { CompareDataWire } from "../../extension/src/compare/compareContract";
-import type { RunColorScale } from "../../extension/src/compare/compareSpecs";
 import { expressionInterpreter } from "vega-interpreter";
 import type { ChartTheme } from "../liveMetrics/vegaTheme";
 import { element } from "./dom";
@@ -74,8 +73,8 @@ export async function embedChart(
 }
 
 /**
- * The shared theme covers axes and lines; the Compare charts also draw text marks, rules (the
- * parallel axes) and a colour legend, which would otherwise stay black on a dark theme.
+ * The shared theme covers axes and lines; the charts also draw text marks, rules (Compare's
+ * parallel axes) and colour legends, which would otherwise stay black on a dark theme.
  */
 function withTextColors(theme: ChartTheme): ChartTheme["config"] {
   const foreground = cssColor("--vscode-foreground", "#616161");
@@ -89,18 +88,4 @@ function withTextColors(theme: ChartTheme): ChartTheme["config"] {
 
 function cssColor(name: string, fallback: string): string {
   return getComputedStyle(document.documentElement).getPropertyValue(name).trim() || fallback;
-}
-
-/** Reads the theme's chart colours, which the first runs get (see runColors). */
-export function themeRunColors(): string[] {
-  const style = getComputedStyle(document.documentElement);
-  return ["blue", "orange", "green", "purple", "red", "yellow"]
-    .map((name) => style.getPropertyValue(`--vscode-charts-${name}`).trim())
-    .filter((color) => color !== "");
-}
-
-/** The run-id-to-colour scale every chart uses, so a run looks the same everywhere. */
-export function colorScale(data: CompareDataWire, colors: ReadonlyMap<string, string>): RunColorScale {
-  const domain = data.runs.map((run) => run.run_id);
-  return { domain, range: domain.map((id) => colors.get(id) ?? "gray") };
 }
