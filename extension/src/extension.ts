@@ -16,6 +16,7 @@ import { RunsTreeProvider } from "./explorer/runsTree";
 import { registerRunsViewCommands } from "./explorer/runsViewCommands";
 import { registerMonitorCommands } from "./monitor/monitorCommands";
 import { registerReportCommands } from "./reports/reportCommands";
+import { registerDeployCommands } from "./deploy/deployCommands";
 import { registerModelsView, registerModelFromRun } from "./registry/modelsView";
 import { registerTrackingToken } from "./common/trackingToken";
 import { openTrainingScript, runScript, runScriptWith, showScriptInfo, targetUri } from "./scripts/scriptCommands";
@@ -98,6 +99,7 @@ export function activate(context: vscode.ExtensionContext): void {
     models,
     ...registerMonitorCommands(context, manager),
     ...registerReportCommands(context, manager, tree),
+    ...registerDeployCommands(context, manager),
     ...registerTrackingToken(context, manager),
   );
   void onInterpreterChanged(() => void manager.restart("interpreter changed")).then((watch) => {

@@ -49,6 +49,17 @@ export const Commands = {
   OPEN_REPORT: "mlWorkbench.openReport",
   PRIVACY_SYNTH: "mlWorkbench.privacySynth",
   PRIVACY_QUERY: "mlWorkbench.privacyQuery",
+  SERVE_LOCALLY: "mlWorkbench.serveLocally",
+  BUILD_CONTAINER: "mlWorkbench.buildContainer",
+  GENERATE_K8S: "mlWorkbench.generateK8sManifests",
+  GENERATE_WORKFLOW: "mlWorkbench.generateWorkflow",
+  REFRESH_DEPLOYMENTS: "mlWorkbench.refreshDeployments",
+  START_CONTAINER: "mlWorkbench.startContainer",
+  STOP_CONTAINER: "mlWorkbench.stopContainer",
+  SHOW_CONTAINER_LOGS: "mlWorkbench.showContainerLogs",
+  REMOVE_IMAGE: "mlWorkbench.removeImage",
+  NEW_TEST_REQUEST: "mlWorkbench.newTestRequest",
+  SEND_TEST_REQUEST: "mlWorkbench.sendTestRequest",
 } as const;
 
 export const Requests = {
@@ -76,6 +87,17 @@ export const Requests = {
   LIST_REPORTS: "mlworkbench/listReports",
   READ_REPORT: "mlworkbench/readReport",
   INSPECT_DATA: "mlworkbench/inspectData",
+  BUILD_IMAGE: "mlworkbench/buildImage",
+  CANCEL_BUILD: "mlworkbench/cancelBuild",
+  LIST_DEPLOYMENTS: "mlworkbench/listDeployments",
+  START_CONTAINER: "mlworkbench/startContainer",
+  STOP_CONTAINER: "mlworkbench/stopContainer",
+  REMOVE_IMAGE: "mlworkbench/removeImage",
+  CONTAINER_LOGS: "mlworkbench/containerLogs",
+  SAMPLE_REQUEST: "mlworkbench/sampleRequest",
+  INVOKE_CONTAINER: "mlworkbench/invokeContainer",
+  WRITE_K8S: "mlworkbench/writeK8sManifests",
+  WRITE_WORKFLOW: "mlworkbench/writeWorkflow",
 } as const;
 
 export const Notifications = {
@@ -83,6 +105,7 @@ export const Notifications = {
   RUN_METRICS: "mlworkbench/runMetrics",
   RUN_STATUS: "mlworkbench/runStatus",
   REPORT_PROGRESS: "mlworkbench/reportProgress",
+  DEPLOY_LOG: "mlworkbench/deployLog",
 } as const;
 
 export const ErrorCodes = {
@@ -132,12 +155,15 @@ export const ErrorCodes = {
   IMAGE_BUILD_FAILED: 1077,
   CONTAINER_SMOKE_FAILED: 1078,
   INVALID_DEPLOY_OPTION: 1079,
+  CONTAINER_NOT_FOUND: 1080,
+  CONTAINER_START_FAILED: 1081,
 } as const;
 
 export const Views = {
   CONTAINER: "mlWorkbench",
   RUNS: "mlWorkbench.runs",
   MODELS: "mlWorkbench.models",
+  DEPLOYMENTS: "mlWorkbench.deployments",
 } as const;
 
 export const ContextKeys = {
@@ -145,6 +171,7 @@ export const ContextKeys = {
   RUNS_GROUPED: "mlWorkbench.runsGrouped",
   RUNS_SHOW_DELETED: "mlWorkbench.runsShowDeleted",
   MONITORS_RUNNING: "mlWorkbench.monitorsRunning",
+  TEST_REQUEST_ACTIVE: "mlWorkbench.testRequestActive",
 } as const;
 
 export const StatusItems = {
@@ -656,6 +683,138 @@ export interface InspectDataResult {
   sampledRows: number;
 }
 
+export interface BuildImageParams {
+  runId?: string;
+  model?: string;
+  baseImage?: string;
+  smokeTest?: boolean;
+  workspaceUri: string;
+  jobId: string;
+  tag: string;
+}
+
+export interface SmokeSummary {
+  url: string;
+  healthyAfterS: number;
+  user: string;
+  readOnlyRoot: boolean;
+  predictionsMatch: boolean;
+}
+
+export interface BuildImageResult {
+  tag: string;
+  imageId: string;
+  sizeBytes: number;
+  buildSeconds: number;
+  logPath: string;
+  smoke: SmokeSummary | null;
+}
+
+export interface CancelBuildParams {
+  jobId: string;
+}
+
+export interface DeployLogParams {
+  jobId: string;
+  line: string;
+}
+
+export interface EngineState {
+  message?: string;
+  fix?: string;
+  status: "running" | "unavailable" | "permission-denied";
+  host: string;
+}
+
+export interface ImageEntry {
+  runId?: string;
+  id: string;
+  tags: string[];
+  sizeBytes: number;
+  created: string;
+  modelUri: string;
+  flavor: string;
+}
+
+export interface ContainerEntry {
+  url?: string;
+  health?: string;
+  runId?: string;
+  id: string;
+  name: string;
+  image: string;
+  status: string;
+  startedByEditor: boolean;
+}
+
+export interface ListDeploymentsResult {
+  engine: EngineState;
+  images: ImageEntry[];
+  containers: ContainerEntry[];
+}
+
+export interface ImageParams {
+  image: string;
+}
+
+export interface ContainerParams {
+  containerId: string;
+}
+
+export interface ContainerLogsParams {
+  tail?: number;
+  containerId: string;
+}
+
+export interface ContainerLogsResult {
+  text: string;
+}
+
+export interface SampleRequestParams {
+  workspaceUri: string;
+  containerId: string;
+}
+
+export interface SampleRequestResult {
+  body: string;
+  source: "example" | "signature" | "none";
+}
+
+export interface InvokeContainerParams {
+  containerId: string;
+  body: string;
+}
+
+export interface InvokeContainerResult {
+  status: number;
+  body: string;
+  elapsedMs: number;
+}
+
+export interface WriteK8sParams {
+  replicas?: number;
+  hpa?: boolean;
+  force?: boolean;
+  workspaceUri: string;
+  image: string;
+  name: string;
+}
+
+export interface WrittenFiles {
+  files: string[];
+}
+
+export interface WriteWorkflowParams {
+  data?: string;
+  target?: string;
+  sensitive?: string[];
+  maxDisparity?: number;
+  image?: string;
+  force?: boolean;
+  workspaceUri: string;
+  script: string;
+}
+
 /** Each request's params and result: `request()` (common/requests.ts) checks both. */
 export interface RequestTypes {
   "mlworkbench/analyzeScript": { params: AnalyzeScriptParams; result: ScriptAnalysis };
@@ -682,4 +841,15 @@ export interface RequestTypes {
   "mlworkbench/listReports": { params: ListReportsParams; result: ListReportsResult };
   "mlworkbench/readReport": { params: ReadReportParams; result: ReportDocument };
   "mlworkbench/inspectData": { params: InspectDataParams; result: InspectDataResult };
+  "mlworkbench/buildImage": { params: BuildImageParams; result: BuildImageResult };
+  "mlworkbench/cancelBuild": { params: CancelBuildParams; result: EmptyResult };
+  "mlworkbench/listDeployments": { params: NoParams; result: ListDeploymentsResult };
+  "mlworkbench/startContainer": { params: ImageParams; result: ContainerEntry };
+  "mlworkbench/stopContainer": { params: ContainerParams; result: EmptyResult };
+  "mlworkbench/removeImage": { params: ImageParams; result: EmptyResult };
+  "mlworkbench/containerLogs": { params: ContainerLogsParams; result: ContainerLogsResult };
+  "mlworkbench/sampleRequest": { params: SampleRequestParams; result: SampleRequestResult };
+  "mlworkbench/invokeContainer": { params: InvokeContainerParams; result: InvokeContainerResult };
+  "mlworkbench/writeK8sManifests": { params: WriteK8sParams; result: WrittenFiles };
+  "mlworkbench/writeWorkflow": { params: WriteWorkflowParams; result: WrittenFiles };
 }

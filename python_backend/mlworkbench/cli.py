@@ -88,10 +88,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         sys.stdout.flush()  # so a closed pipe shows up here, not at interpreter exit
     except MlWorkbenchError as exc:
         if os.environ.get("MLWORKBENCH_PROGRESS") == "json":
-            # The language server started this CLI for a report: it re-raises the typed error.
-            from mlworkbench.reports.report_child import report_error_line
+            # The language server started this CLI (a report, an image build): it re-raises
+            # the typed error.
+            from mlworkbench.cli_child import error_line
 
-            print(report_error_line(exc), file=sys.stderr)
+            print(error_line(exc), file=sys.stderr)
         print(f"error: {exc.message}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:

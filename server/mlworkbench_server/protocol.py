@@ -16,6 +16,25 @@ from mlworkbench.explorer.run_details import RunDetails
 from mlworkbench.explorer.run_listing import RunSummary
 from mlworkbench.registry.model_registry import ModelVersionInfo, RegisteredModelInfo
 from mlworkbench.reports.report_document import ReportDocument
+from mlworkbench_server.deploy_protocol import (
+    DEPLOY_ENVELOPES,
+    BuildImageParams,
+    BuildImageResult,
+    CancelBuildParams,
+    ContainerEntry,
+    ContainerLogsParams,
+    ContainerLogsResult,
+    ContainerParams,
+    ImageParams,
+    InvokeContainerParams,
+    InvokeContainerResult,
+    ListDeploymentsResult,
+    SampleRequestParams,
+    SampleRequestResult,
+    WriteK8sParams,
+    WriteWorkflowParams,
+    WrittenFiles,
+)
 from mlworkbench_server.explorer_protocol import (
     EXPLORER_ENVELOPES,
     CompareRunsParams,
@@ -110,6 +129,17 @@ COMMANDS: Final[dict[str, str]] = {
     "OPEN_REPORT": "mlWorkbench.openReport",
     "PRIVACY_SYNTH": "mlWorkbench.privacySynth",
     "PRIVACY_QUERY": "mlWorkbench.privacyQuery",
+    "SERVE_LOCALLY": "mlWorkbench.serveLocally",
+    "BUILD_CONTAINER": "mlWorkbench.buildContainer",
+    "GENERATE_K8S": "mlWorkbench.generateK8sManifests",
+    "GENERATE_WORKFLOW": "mlWorkbench.generateWorkflow",
+    "REFRESH_DEPLOYMENTS": "mlWorkbench.refreshDeployments",
+    "START_CONTAINER": "mlWorkbench.startContainer",
+    "STOP_CONTAINER": "mlWorkbench.stopContainer",
+    "SHOW_CONTAINER_LOGS": "mlWorkbench.showContainerLogs",
+    "REMOVE_IMAGE": "mlWorkbench.removeImage",
+    "NEW_TEST_REQUEST": "mlWorkbench.newTestRequest",
+    "SEND_TEST_REQUEST": "mlWorkbench.sendTestRequest",
 }
 
 # --- custom LSP requests (client -> server) ------------------------------------------------
@@ -145,6 +175,17 @@ REQUESTS: Final[dict[str, str]] = {
     "LIST_REPORTS": "mlworkbench/listReports",
     "READ_REPORT": "mlworkbench/readReport",
     "INSPECT_DATA": "mlworkbench/inspectData",
+    "BUILD_IMAGE": "mlworkbench/buildImage",
+    "CANCEL_BUILD": "mlworkbench/cancelBuild",
+    "LIST_DEPLOYMENTS": "mlworkbench/listDeployments",
+    "START_CONTAINER": "mlworkbench/startContainer",
+    "STOP_CONTAINER": "mlworkbench/stopContainer",
+    "REMOVE_IMAGE": "mlworkbench/removeImage",
+    "CONTAINER_LOGS": "mlworkbench/containerLogs",
+    "SAMPLE_REQUEST": "mlworkbench/sampleRequest",
+    "INVOKE_CONTAINER": "mlworkbench/invokeContainer",
+    "WRITE_K8S": "mlworkbench/writeK8sManifests",
+    "WRITE_WORKFLOW": "mlworkbench/writeWorkflow",
 }
 
 # --- custom LSP notifications (server -> client) ------------------------------------------
@@ -157,6 +198,7 @@ NOTIFICATIONS: Final[dict[str, str]] = {
     "RUN_STATUS": "mlworkbench/runStatus",
     # The step a report job is on ("Loading the model"), for its progress notification.
     "REPORT_PROGRESS": "mlworkbench/reportProgress",
+    "DEPLOY_LOG": "mlworkbench/deployLog",
 }
 
 # --- structured error codes the server puts in LSP ResponseError.code ----------------------
@@ -214,6 +256,8 @@ ERROR_CODES: Final[dict[str, int]] = {
     "IMAGE_BUILD_FAILED": 1077,
     "CONTAINER_SMOKE_FAILED": 1078,
     "INVALID_DEPLOY_OPTION": 1079,
+    "CONTAINER_NOT_FOUND": 1080,
+    "CONTAINER_START_FAILED": 1081,
 }
 
 # --- views and context keys ---------------------------------------------------------------
@@ -221,6 +265,7 @@ VIEWS: Final[dict[str, str]] = {
     "CONTAINER": "mlWorkbench",
     "RUNS": "mlWorkbench.runs",
     "MODELS": "mlWorkbench.models",
+    "DEPLOYMENTS": "mlWorkbench.deployments",
 }
 
 # Context keys (`when` clauses) and status bar item ids the extension sets.
@@ -229,6 +274,7 @@ CONTEXT_KEYS: Final[dict[str, str]] = {
     "RUNS_GROUPED": "mlWorkbench.runsGrouped",
     "RUNS_SHOW_DELETED": "mlWorkbench.runsShowDeleted",
     "MONITORS_RUNNING": "mlWorkbench.monitorsRunning",
+    "TEST_REQUEST_ACTIVE": "mlWorkbench.testRequestActive",
 }
 WEBVIEWS: Final[dict[str, str]] = {
     "LIVE_METRICS": "mlWorkbench.liveMetrics",
@@ -370,6 +416,7 @@ ENVELOPES: Final[list[type]] = [
     *REGISTRY_ENVELOPES,
     *MONITOR_ENVELOPES,
     *REPORTS_ENVELOPES,
+    *DEPLOY_ENVELOPES,
 ]
 
 
@@ -409,4 +456,15 @@ REQUEST_TYPES: Final[dict[str, RequestType]] = {
     "LIST_REPORTS": RequestType(ListReportsParams, ListReportsResult),
     "READ_REPORT": RequestType(ReadReportParams, ReportDocument),
     "INSPECT_DATA": RequestType(InspectDataParams, InspectDataResult),
+    "BUILD_IMAGE": RequestType(BuildImageParams, BuildImageResult),
+    "CANCEL_BUILD": RequestType(CancelBuildParams, EmptyResult),
+    "LIST_DEPLOYMENTS": RequestType(NoParams, ListDeploymentsResult),
+    "START_CONTAINER": RequestType(ImageParams, ContainerEntry),
+    "STOP_CONTAINER": RequestType(ContainerParams, EmptyResult),
+    "REMOVE_IMAGE": RequestType(ImageParams, EmptyResult),
+    "CONTAINER_LOGS": RequestType(ContainerLogsParams, ContainerLogsResult),
+    "SAMPLE_REQUEST": RequestType(SampleRequestParams, SampleRequestResult),
+    "INVOKE_CONTAINER": RequestType(InvokeContainerParams, InvokeContainerResult),
+    "WRITE_K8S": RequestType(WriteK8sParams, WrittenFiles),
+    "WRITE_WORKFLOW": RequestType(WriteWorkflowParams, WrittenFiles),
 }

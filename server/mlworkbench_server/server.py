@@ -15,6 +15,7 @@ from pygls.uris import to_fs_path
 
 from mlworkbench_server import (
     __version__,
+    deploy_requests,
     explorer_requests,
     monitor_requests,
     registry_requests,
@@ -167,4 +168,5 @@ def create_server() -> WorkbenchServer:
     registry_requests.register(server)
     monitor_requests.register(server)
     reports_requests.register(server)
+    deploy_requests.register(server)
     return server

@@ -7,6 +7,7 @@ import sys
 from collections.abc import Iterator
 
 import pytest
+from docker_engine import engine  # noqa: F401 - a fixture, shared with tests/server
 
 # MLflow's `set_tracking_uri` and `set_experiment` also write these to os.environ, for the
 # processes a script starts.

@@ -24,11 +24,16 @@ import signal
 import subprocess
 import tempfile
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 REPO = Path(__file__).resolve().parents[2]
+# The tests' $XDG_CACHE_HOME for wheelhouses and our wheel (git-ignored, kept between runs).
+TEST_XDG = REPO / "build" / "deploy-test-cache"
 BASE_IMAGE = "mlworkbench-test-base:bookworm"
 BASE_CACHE = REPO / "build" / "docker-base"
 BASE_TARBALL = BASE_CACHE / "bookworm-python3.tar"
@@ -94,6 +99,21 @@ class DockerEngine:
         for mount in _mounts_under(self.folder):
             subprocess.run(["umount", "-l", mount], capture_output=True, check=False)
         shutil.rmtree(self.folder, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def engine() -> Iterator[DockerEngine]:
+    """A private engine with BASE_IMAGE, for one test module (imported by the conftests of
+    tests/backend and tests/server)."""
+    problem = engine_problem()
+    if problem:  # `make test` installs the engine and debootstrap (test-apt)
+        pytest.fail(problem)
+    started = start_engine()
+    try:
+        ensure_base_image(started)
+        yield started
+    finally:
+        started.stop()
 
 
 def start_engine(timeout_s: float = 60.0) -> DockerEngine:

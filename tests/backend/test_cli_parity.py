@@ -39,6 +39,17 @@ CLI_VERBS: dict[str, tuple[str, ...]] = {
     ),
     "LIST_REPORTS": ("report list",),
     "READ_REPORT": ("report show",),
+    # buildImage runs this very verb in a child process (deploy_requests.build_argv).
+    "BUILD_IMAGE": ("deploy build",),
+    "LIST_DEPLOYMENTS": ("deploy list",),
+    "START_CONTAINER": ("deploy start",),
+    "STOP_CONTAINER": ("deploy stop",),
+    "REMOVE_IMAGE": ("deploy remove",),
+    "CONTAINER_LOGS": ("deploy logs",),
+    "INVOKE_CONTAINER": ("deploy invoke",),
+    "SAMPLE_REQUEST": ("deploy invoke",),  # without --body it sends the sample request
+    "WRITE_K8S": ("deploy k8s",),
+    "WRITE_WORKFLOW": ("ci github-actions",),
 }
 
 # Requests that only make sense inside an editor, each with what stands for it in a shell.
@@ -63,6 +74,8 @@ EDITOR_PLUMBING: dict[str, str] = {
     "CANCEL_REPORT": "Ctrl+C in `mlworkbench report …`",
     # Lists a data file's columns for the report wizard's pickers; in a shell one names them.
     "INSPECT_DATA": "the report wizard's column pickers",
+    # Stops an image build the editor started; `mlworkbench deploy build` stops with Ctrl+C.
+    "CANCEL_BUILD": "Ctrl+C in `mlworkbench deploy build`",
 }
 
 

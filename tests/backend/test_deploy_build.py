@@ -19,7 +19,6 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -664,19 +663,8 @@ TEST_XDG = REPO / "build" / "deploy-test-cache"
 TEST_CACHE = TEST_XDG / "mlworkbench" / "deploy"
 
 
-@pytest.fixture(scope="module")
-def engine() -> Iterator[Any]:
-    import docker_engine
-
-    problem = docker_engine.engine_problem()
-    if problem:  # `make test` installs the engine and debootstrap (test-apt)
-        pytest.fail(problem)
-    started = docker_engine.start_engine()
-    try:
-        docker_engine.ensure_base_image(started)
-        yield started
-    finally:
-        started.stop()
+# `engine` (a private dockerd with the base image, one per module): docker_engine.py, shared
+# with the server's deploy tests through the conftests.
 
 
 def _save_model(folder: Path, c: float) -> Path:

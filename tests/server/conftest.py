@@ -10,6 +10,8 @@ import pytest_lsp
 from lsprotocol import types
 from pytest_lsp import ClientServerConfig, LanguageClient
 
+from tests.backend.docker_engine import engine  # noqa: F401 - a fixture (a private dockerd)
+
 ROOT = Path(__file__).resolve().parents[2]
 # The server as the extension starts it; it inherits this process's environment.
 SERVER = ClientServerConfig(server_command=[sys.executable, "-m", "mlworkbench_server"])

@@ -111,7 +111,7 @@ def test_extension_code_uses_protocol_constants_not_string_literals() -> None:
 
 def test_when_clauses_use_only_known_context_keys() -> None:
     clauses = json.dumps(MANIFEST["contributes"]["menus"]) + json.dumps(MANIFEST["contributes"])
-    used = set(re.findall(r"\b(mlWorkbench(?:\.[a-zA-Z]+)+)", clauses))
+    used = set(re.findall(r"\b(mlWorkbench(?:\.[a-zA-Z0-9]+)+)", clauses))
     known = set(COMMANDS.values()) | set(VIEWS.values()) | set(CONTEXT_KEYS.values())
     known |= set(MANIFEST["contributes"]["configuration"]["properties"])
     known |= {"mlWorkbench.gettingStarted"}  # the walkthrough's id

@@ -55,6 +55,18 @@ EXPECTED_TRUST = {
     "REGISTER_MODEL": Trust.WRITE,
     "SET_MODEL_ALIAS": Trust.WRITE,
     "DELETE_MODEL_ALIAS": Trust.WRITE,
+    # Deploy: a build and a container run code; the listing and logs only read the engine.
+    "BUILD_IMAGE": Trust.EXECUTE,
+    "CANCEL_BUILD": Trust.EXECUTE,
+    "START_CONTAINER": Trust.EXECUTE,
+    "STOP_CONTAINER": Trust.EXECUTE,
+    "REMOVE_IMAGE": Trust.EXECUTE,
+    "INVOKE_CONTAINER": Trust.EXECUTE,
+    "LIST_DEPLOYMENTS": Trust.READ_LOCAL,
+    "CONTAINER_LOGS": Trust.READ_LOCAL,
+    "SAMPLE_REQUEST": Trust.READ_LOCAL,
+    "WRITE_K8S": Trust.WRITE,
+    "WRITE_WORKFLOW": Trust.WRITE,
 }
 
 

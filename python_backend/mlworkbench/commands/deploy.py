@@ -3,6 +3,8 @@
 `build` writes a build context (model, pinned wheelhouse, Dockerfile), builds it with the Docker
 SDK while printing the engine's log, and with `--run-container` runs the image and compares its
 predictions with the in-process ones. `k8s` writes a Deployment, a Service and an optional HPA.
+`list`, `start`, `stop`, `remove`, `logs` and `invoke` do what the editor's Deployments view
+does with the images `build` made (`deploy.container_engine`).
 Thin over `mlworkbench.deploy`; the build log and pip's lines go to stderr, so with `--json`
 stdout holds one JSON document.
 """
@@ -140,6 +142,79 @@ def _configure(parser: argparse.ArgumentParser) -> None:
     k8s.add_argument("--force", action="store_true", help="overwrite existing manifests")
     _common(k8s, "print the written files as JSON")
     k8s.set_defaults(deploy_run=_k8s)
+    _configure_containers(actions)
+
+
+def _configure_containers(actions: Any) -> None:
+    """The verbs of the editor's Deployments view: list, start, stop, remove, logs, invoke."""
+    listing = actions.add_parser(
+        "list",
+        help="list the engine's state and the images and containers ML Workbench made",
+        description="Show whether the Docker engine answers, the images `deploy build` made "
+        "and the containers running them, with their 127.0.0.1 URLs and health.",
+    )
+    _engine_option(listing)
+    _common(listing, "print the engine state, images and containers as JSON")
+    listing.set_defaults(deploy_run=_list)
+
+    start = actions.add_parser(
+        "start",
+        help="run an image locked down on 127.0.0.1, requiring a new bearer token",
+        description="Run IMAGE as the smoke test does (non-root, read-only root, no "
+        "capabilities, its port on 127.0.0.1 only), but requiring a bearer token; wait for its "
+        "health check and print its URL and the token, once.",
+    )
+    start.add_argument("image", metavar="IMAGE", help="a tag or id of an image deploy build made")
+    start.add_argument(
+        "--timeout", type=_positive, default=180, metavar="S", help="seconds to become healthy"
+    )
+    _engine_option(start)
+    _common(start, "print the container, its URL and token as JSON")
+    start.set_defaults(deploy_run=_start)
+
+    stop = actions.add_parser("stop", help="stop and remove a container")
+    stop.add_argument("container", metavar="CONTAINER", help="its name or id")
+    _engine_option(stop)
+    _common(stop, "print the removed container's id as JSON")
+    stop.set_defaults(deploy_run=_stop)
+
+    remove = actions.add_parser(
+        "remove", help="remove an image (refused while a container uses it)"
+    )
+    remove.add_argument("image", metavar="IMAGE", help="a tag (removes that tag) or an id")
+    _engine_option(remove)
+    _common(remove, "print the removed image as JSON")
+    remove.set_defaults(deploy_run=_remove)
+
+    logs = actions.add_parser("logs", help="print a container's log")
+    logs.add_argument("container", metavar="CONTAINER", help="its name or id")
+    logs.add_argument(
+        "--tail", type=_positive, default=500, metavar="N", help="lines from the end (500)"
+    )
+    _engine_option(logs)
+    _common(logs, "print the log as JSON")
+    logs.set_defaults(deploy_run=_logs)
+
+    invoke = actions.add_parser(
+        "invoke",
+        help="POST a body to a container's /invocations and print the answer",
+        description="Send a JSON body to the container's /invocations on 127.0.0.1. Without "
+        "--body, the model's input example (or a row built from its signature) is sent.",
+    )
+    invoke.add_argument("container", metavar="CONTAINER", help="its name or id")
+    invoke.add_argument("--body", default=None, metavar="FILE", help="the JSON body, '-' for stdin")
+    invoke.add_argument(
+        "--token-file", type=Path, default=None, metavar="FILE", help="the bearer token's file"
+    )
+    _engine_option(invoke)
+    _common(invoke, "print status, body and time as JSON")
+    invoke.set_defaults(deploy_run=_invoke)
+
+
+def _engine_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--docker-host", default=None, metavar="URL", help="the engine (default: DOCKER_HOST)"
+    )
 
 
 def _common(parser: argparse.ArgumentParser, json_help: str) -> None:
@@ -273,9 +348,145 @@ def _k8s(args: argparse.Namespace) -> int:
     return 0
 
 
+def _print_json(data: Any) -> None:
+    print(json.dumps(data, indent=2, default=str))
+
+
+def _list(args: argparse.Namespace) -> int:
+    from dataclasses import asdict
+
+    from mlworkbench.commands.text_table import render_table
+    from mlworkbench.deploy import container_engine
+
+    state, client = container_engine.engine_state(args.docker_host)
+    images = container_engine.list_images(client) if client is not None else []
+    containers = container_engine.list_containers(client) if client is not None else []
+    if args.json:
+        _print_json(
+            {
+                "engine": asdict(state),
+                "images": [asdict(i) for i in images],
+                "containers": [asdict(c) for c in containers],
+            }
+        )
+        return 0
+    if client is None:
+        print(f"engine {state.status}: {state.message}", file=sys.stderr)
+        print(f"  fix: {state.fix}", file=sys.stderr)
+        return 1
+    print(f"engine: running at {state.host}")
+    rows = [["IMAGE", "ID", "SIZE", "CREATED", "FLAVOR", "MODEL"]]
+    for image in images:
+        rows += [
+            [", ".join(image.tags) or "<untagged>", image.id[7:19],
+             f"{image.size_bytes / 1e6:.0f} MB", image.created[:19], image.flavor,
+             image.model_uri]
+        ]  # fmt: skip
+    print("\n".join(render_table(rows)) if images else "no images (mlworkbench deploy build)")
+    rows = [["CONTAINER", "ID", "IMAGE", "STATUS", "HEALTH", "URL"]]
+    for c in containers:
+        rows += [[c.name, c.id[:12], c.image, c.status, c.health or "-", c.url or "-"]]
+    print("\n".join(render_table(rows)) if containers else "no containers")
+    return 0
+
+
+def _start(args: argparse.Namespace) -> int:
+    from dataclasses import asdict
+
+    from mlworkbench.deploy.container_engine import start_container
+    from mlworkbench.deploy.image_build import connect
+
+    started = start_container(
+        connect(args.docker_host), args.image, timeout_s=args.timeout, on_log=_log
+    )
+    info = started.info
+    if args.json:
+        _print_json({"container": asdict(info), "token": started.token})
+        return 0
+    print(f"started {info.name} ({info.id[:12]}) from {info.image}, healthy")
+    print(f"  url: {info.url}/invocations")
+    print(f"  token: {started.token}")
+    print("  send it as the header 'Authorization: Bearer <token>'; it is not shown again")
+    print(f"(stop it with: mlworkbench deploy stop {info.name})", file=sys.stderr)
+    return 0
+
+
+def _stop(args: argparse.Namespace) -> int:
+    from mlworkbench.deploy.container_engine import stop_container
+    from mlworkbench.deploy.image_build import connect
+
+    removed = stop_container(connect(args.docker_host), args.container, None)
+    if args.json:
+        _print_json({"removed": removed})
+    else:
+        print(f"stopped and removed {args.container} ({removed[:12]})")
+    return 0
+
+
+def _remove(args: argparse.Namespace) -> int:
+    from mlworkbench.deploy.container_engine import remove_image
+    from mlworkbench.deploy.image_build import connect
+
+    remove_image(connect(args.docker_host), args.image)
+    if args.json:
+        _print_json({"removed": args.image})
+    else:
+        print(f"removed {args.image}")
+    return 0
+
+
+def _logs(args: argparse.Namespace) -> int:
+    from mlworkbench.deploy.container_engine import container_logs
+    from mlworkbench.deploy.image_build import connect
+
+    text = container_logs(connect(args.docker_host), args.container, args.tail)
+    if args.json:
+        _print_json({"text": text})
+    else:
+        sys.stdout.write(text)
+    return 0
+
+
+def _invoke(args: argparse.Namespace) -> int:
+    from dataclasses import asdict
+
+    from mlworkbench.deploy.container_engine import invoke, sample_request
+    from mlworkbench.deploy.deploy_errors import InvalidDeployOptionError
+    from mlworkbench.deploy.image_build import connect
+    from mlworkbench.deploy.serving_access import TokenFileError, read_token_file
+
+    client = connect(args.docker_host)
+    workspace = (args.workspace or Path.cwd()).resolve()
+    if args.body == "-":
+        body = sys.stdin.read()
+    elif args.body is not None:
+        try:
+            body = Path(args.body).read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as error:
+            raise InvalidDeployOptionError("--body", f"cannot read {args.body}: {error}") from None
+    else:
+        body, source = sample_request(client, args.container, workspace)
+        _log(f"sending the model's sample request (from its {source})")
+    token = None
+    if args.token_file is not None:
+        try:
+            token, warning = read_token_file(args.token_file)
+        except TokenFileError as error:
+            raise InvalidDeployOptionError("--token-file", str(error)) from None
+        if warning:
+            _log(f"warning: {warning}")
+    answer = invoke(client, args.container, body, token=token)
+    if args.json:
+        _print_json(asdict(answer))
+    else:
+        _log(f"HTTP {answer.status} in {answer.elapsed_ms:.0f} ms")
+        print(answer.body)
+    return 0 if answer.status < 400 else 1
+
+
 COMMAND = Subcommand(
     name="deploy",
-    help="build a serving image for a model; write Kubernetes manifests",
+    help="build a model's serving image, run and call it locally; write Kubernetes manifests",
     configure=_configure,
     run=_run,
 )

@@ -189,3 +189,44 @@ class InvalidDeployOptionError(MlWorkbenchError):
     @property
     def data(self) -> dict[str, object]:
         return {"option": self.option, "reason": self.reason}
+
+
+class ContainerNotFoundError(MlWorkbenchError):
+    """A container the request names is not there, is not one of the workbench's, or cannot
+    be reached on its published port."""
+
+    code = "CONTAINER_NOT_FOUND"
+
+    def __init__(self, container: str, reason: str) -> None:
+        super().__init__(
+            f"container {container!r} {reason}; refresh the Deployments view, or list them "
+            "with 'mlworkbench deploy list'"
+        )
+        self.container = container
+        self.reason = reason
+
+    @property
+    def data(self) -> dict[str, object]:
+        return {"container": self.container, "reason": self.reason}
+
+
+class ContainerStartError(MlWorkbenchError):
+    """A workbench image started but did not become healthy (or did not start at all); the
+    container was removed and its log kept."""
+
+    code = "CONTAINER_START_FAILED"
+
+    def __init__(self, image: str, reason: str, log_path: Path | None) -> None:
+        where = f"; the container's log is in {log_path}" if log_path else ""
+        super().__init__(f"the container of {image} did not start serving: {reason}{where}")
+        self.image = image
+        self.reason = reason
+        self.log_path = log_path
+
+    @property
+    def data(self) -> dict[str, object]:
+        return {
+            "image": self.image,
+            "reason": self.reason,
+            "logPath": str(self.log_path) if self.log_path else None,
+        }

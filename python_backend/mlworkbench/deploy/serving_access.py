@@ -62,9 +62,11 @@ def read_token_file(path: Path) -> tuple[str, str | None]:
         )
     if any(character.isspace() for character in token):
         raise TokenFileError(f"the token in {path} contains spaces; use one word")
-    # A group read bit is fine for our own group (a Kubernetes Secret mounted with the pod's
-    # fsGroup, mode 0440); any other group, or everyone, can read the secret.
-    foreign_group = bool(status.st_mode & stat.S_IRGRP) and status.st_gid != os.getgid()
+    # A group read bit is fine for a group this process is in (a Kubernetes Secret mounted
+    # with the pod's fsGroup, mode 0440; the editor's token file, whose group it adds to the
+    # container's process); any other group, or everyone, can read the secret.
+    own_groups = {os.getgid(), os.getegid(), *os.getgroups()}
+    foreign_group = bool(status.st_mode & stat.S_IRGRP) and status.st_gid not in own_groups
     warning = None
     if foreign_group or status.st_mode & stat.S_IROTH:
         warning = f"token file {path} is readable by other users (chmod 600 it)"

@@ -2,62 +2,48 @@
 
 Loading a model runs its code and a report holds a data set in memory: in the server's process
 a bad pickle or a 2 GB CSV would take the editor's language features down with it. So the
-server runs the same `mlworkbench report …` verb a person would, with `--json` and JSON
-progress, in its own session (a cancel stops everything it started), and reads the document
-from its stdout. A typed error in the child comes back as the same typed error here.
+server runs the same `mlworkbench report …` verb a person would (`cli_child`), and reads the
+document from its stdout. A typed error in the child comes back as the same typed error here.
 """
 
 from __future__ import annotations
 
-import json
-import subprocess
 import sys
 import threading
-from collections import deque
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from mlworkbench.errors import MlWorkbenchError
-from mlworkbench.reports import report_progress
+from mlworkbench.cli_child import (
+    CANCEL_GRACE_S,
+    ERROR_PREFIX,
+    ChildError,
+    child_env,
+    command,
+    run_cli,
+)
+from mlworkbench.cli_child import error_line as report_error_line
 from mlworkbench.reports.report_errors import ReportProcessError
 
-ERROR_PREFIX = "mlworkbench-error: "
-CANCEL_GRACE_S = 2.0
-_TAIL_LINES = 20
-
-# The package's parent folder: the child imports this very copy of mlworkbench (the one the
-# server runs from, e.g. the .vsix's bundled copy), whatever else the interpreter has.
-_PACKAGE_ROOT = str(Path(__file__).resolve().parents[2])
-_ENTRY = (
-    "import sys; sys.path.insert(0, sys.argv.pop(1)); "
-    "from mlworkbench.cli import main; sys.exit(main(sys.argv[1:]))"
-)
+__all__ = [
+    "CANCEL_GRACE_S",
+    "ERROR_PREFIX",
+    "ChildError",
+    "child_env",
+    "command",
+    "report_error_line",
+    "run_report",
+]
 
 
-class ChildError(MlWorkbenchError):
-    """A typed error the child reported, carried over with its own code and data."""
-
-    code = "REPORT_FAILED"  # replaced by the child's own code
-
-    def __init__(self, code: str, message: str, data: Mapping[str, object]) -> None:
-        super().__init__(message)
-        self.code = code
-        self._data = dict(data)
-
-    @property
-    def data(self) -> dict[str, object]:
-        return self._data
+def _is_report(payload: Any) -> bool:
+    return isinstance(payload, dict) and "document" in payload
 
 
-def report_error_line(error: MlWorkbenchError) -> str:
-    """The line the CLI writes on stderr in JSON progress mode so the parent can re-raise it."""
-    payload = {"code": error.code, "message": error.message, "data": error.data}
-    return ERROR_PREFIX + json.dumps(payload, default=str)
-
-
-def command(python: str, argv: Sequence[str]) -> list[str]:
-    return [python, "-c", _ENTRY, _PACKAGE_ROOT, *argv]
+def _failure(reason: str, output: str) -> ReportProcessError:
+    if reason.startswith("its output was not"):
+        reason = "its output was not a report"
+    return ReportProcessError(reason, output)
 
 
 def run_report(
@@ -74,83 +60,13 @@ def run_report(
     Raises the child's typed error (`ChildError` with its code), or `ReportProcessError` when
     it ended without one (a crash, a kill, a cancel).
     """
-    from mlworkbench.launch.process_group import GroupStopper
-
-    child_env = {**env, report_progress.PROGRESS_ENV: "json", "PYTHONUNBUFFERED": "1"}
-    child_env.setdefault("MLFLOW_LOGGING_LEVEL", "WARNING")
-    process = subprocess.Popen(
-        command(python, [*argv, "--json", "--workspace", str(workspace)]),
-        cwd=workspace,
-        env=child_env,
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        start_new_session=True,
-        close_fds=True,
+    return run_cli(
+        argv,
+        workspace=workspace,
+        env=env,
+        failure=_failure,
+        accept=_is_report,
+        on_progress=on_progress,
+        cancelled=cancelled,
+        python=python,
     )
-    stopper = GroupStopper(process.pid)
-    tail: deque[str] = deque(maxlen=_TAIL_LINES)
-    errors: list[dict[str, Any]] = []
-
-    def read_stderr() -> None:
-        assert process.stderr is not None
-        for raw in process.stderr:
-            line = raw.decode("utf-8", "replace").rstrip("\n")
-            step = report_progress.parse(line)
-            if step is not None:
-                on_progress(step)
-            elif line.startswith(ERROR_PREFIX):
-                try:
-                    errors.append(json.loads(line[len(ERROR_PREFIX) :]))
-                except ValueError:
-                    tail.append(line)
-            else:
-                tail.append(line)
-
-    def watch_cancel() -> None:
-        if cancelled is not None:
-            while process.poll() is None:
-                if cancelled.wait(0.1):
-                    stopper.cancel(CANCEL_GRACE_S)
-                    return
-
-    reader = threading.Thread(target=read_stderr, name="report-stderr", daemon=True)
-    watcher = threading.Thread(target=watch_cancel, name="report-cancel", daemon=True)
-    reader.start()
-    watcher.start()
-    assert process.stdout is not None
-    stdout = process.stdout.read()
-    status = process.wait()
-    reader.join(5.0)
-    if cancelled is not None and cancelled.is_set():
-        raise ReportProcessError("it was cancelled")
-    if errors:
-        error = errors[-1]
-        raise ChildError(str(error.get("code")), str(error.get("message")), error.get("data") or {})
-    output = "\n".join(tail)
-    if status != 0:
-        reason = (
-            f"its process was killed by signal {-status}"
-            + (" (out of memory?)" if status == -9 else "")
-            if status < 0
-            else f"its process exited with status {status}"
-        )
-        raise ReportProcessError(reason, output)
-    try:
-        payload = json.loads(stdout)
-    except ValueError as error:
-        raise ReportProcessError("its output was not a report", output) from error
-    if not isinstance(payload, dict) or "document" not in payload:
-        raise ReportProcessError("its output was not a report", output)
-    return payload
-
-
-def child_env(base: Mapping[str, str], tracking_uri: str) -> dict[str, str]:
-    """The child's environment: the server's, pointed at the workspace's store, with the
-    tracking token only when that store is the token's own server."""
-    from mlworkbench.tracking.tracking_token import child_token_env
-
-    env = child_token_env(dict(base), tracking_uri)
-    env.pop("MLFLOW_RUN_ID", None)
-    env["MLFLOW_TRACKING_URI"] = tracking_uri
-    return env
