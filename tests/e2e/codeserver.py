@@ -20,7 +20,7 @@ import subprocess
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
@@ -192,20 +192,23 @@ def user_settings(python: Path | str) -> dict[str, Any]:
     }
 
 
-def write_settings(user_data_dir: Path, python: Path | str) -> Path:
+def write_settings(
+    user_data_dir: Path, python: Path | str, machine_settings: Mapping[str, Any] | None = None
+) -> Path:
     """Write the user settings; return the User/settings.json path.
 
     code-server is a remote window: settings of ``machine`` / ``machine-overridable`` scope (such
     as ``mlWorkbench.python``) are read from the remote Machine/settings.json and ignored in
-    User/settings.json, so the interpreter goes to both.
+    User/settings.json, so the interpreter and ``machine_settings`` go to both.
     """
-    settings = user_settings(python)
+    settings = {**user_settings(python), **(machine_settings or {})}
     path = user_data_dir / "User" / "settings.json"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(settings, indent=2) + "\n")
     machine = user_data_dir / "Machine" / "settings.json"
     machine.parent.mkdir(parents=True, exist_ok=True)
-    machine.write_text(json.dumps({"mlWorkbench.python": settings["mlWorkbench.python"]}) + "\n")
+    remote = {"mlWorkbench.python": settings["mlWorkbench.python"], **(machine_settings or {})}
+    machine.write_text(json.dumps(remote) + "\n")
     return path
 
 

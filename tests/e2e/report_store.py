@@ -13,7 +13,7 @@ from __future__ import annotations
 import contextlib
 import shutil
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -71,16 +71,7 @@ if __name__ == "__main__":
 
 def seed_workspace(workspace: Path) -> str:
     """Run the training script through the launcher, then log the 50-group report; the run id."""
-    from mlworkbench.launch.launcher import start_run
-
-    script = workspace / "train_fair.py"
-    script.write_text(TRAIN_SCRIPT)
-    result = start_run(
-        script, [], workspace=workspace, run_name=RUN_NAME, python=sys.executable
-    ).wait()
-    assert result.status == "FINISHED", f"the training run ended {result.status}"
-    assert (workspace / "data.csv").is_file()
-    run_id = str(result.run_id)
+    run_id = train_model_run(workspace)
     log_group_report(workspace, run_id)
     return run_id
 
@@ -108,9 +99,31 @@ def log_group_report(workspace: Path, run_id: str, groups: int = GROUPS) -> None
     publish(document, workspace=workspace, run_id=run_id, name=GROUPS_REPORT)
 
 
+def train_model_run(workspace: Path) -> str:
+    """Run the training script through the launcher; the run id."""
+    from mlworkbench.launch.launcher import start_run
+
+    script = workspace / "train_fair.py"
+    script.write_text(TRAIN_SCRIPT)
+    result = start_run(
+        script, [], workspace=workspace, run_name=RUN_NAME, python=sys.executable
+    ).wait()
+    assert result.status == "FINISHED", f"the training run ended {result.status}"
+    assert (workspace / "data.csv").is_file()
+    return str(result.run_id)
+
+
 @contextlib.contextmanager
-def seeded_editor(pw: Any, tmp: Path, name: str) -> Iterator[tuple[Editor, str]]:
-    """A trusted editor on a copy of demo/ whose store already has the trained run.
+def seeded_editor(
+    pw: Any,
+    tmp: Path,
+    name: str,
+    *,
+    seed: Callable[[Path], str] = seed_workspace,
+    machine_settings: Mapping[str, Any] | None = None,
+) -> Iterator[tuple[Editor, str]]:
+    """A trusted editor on a copy of demo/ whose store already has the trained run (`seed`
+    makes it and returns its id).
 
     As conftest's `open_editor`, with the seeding between the workspace copy and code-server's
     start (so the editor finds the run on disk, as after a person's earlier session).
@@ -120,8 +133,8 @@ def seeded_editor(pw: Any, tmp: Path, name: str) -> Iterator[tuple[Editor, str]]
     artifacts.mkdir(parents=True)
     user_data, extensions = tmp / "user-data", tmp / "extensions"
     workspace = make_workspace(tmp / "workspace")
-    run_id = seed_workspace(workspace)
-    write_settings(user_data, VENV_PYTHON)
+    run_id = seed(workspace)
+    write_settings(user_data, VENV_PYTHON, machine_settings)
     (artifacts / "install.log").write_text(install_extension(user_data, extensions))
     server = CodeServer(user_data, extensions, trusted=True, log_path=artifacts / "code-server.log")
     context: Any = None
