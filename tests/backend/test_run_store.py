@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -290,3 +291,36 @@ def test_the_store_lock_lives_where_only_this_user_can_write(
         pass
     assert raised.value.kind == "store_lock" and "store lock" in raised.value.message
     assert not victim.exists()
+
+
+def test_the_store_check_keeps_this_process_sqlite_locks(tmp_path: Path) -> None:
+    """A plain open()/close() of the database file drops every POSIX lock this process holds on
+    it, SQLite's included: another process could then write (or checkpoint the WAL away) under
+    this process's open MLflow connection. The check must leave the read lock held here."""
+    from mlworkbench.launch.preflight import check_sqlite_readable
+
+    store = tmp_path / "mlflow.db"
+    with contextlib.closing(sqlite3.connect(store)) as setup:
+        setup.execute("PRAGMA user_version = 1")  # a non-empty database without tables
+        setup.commit()
+    reader = sqlite3.connect(store, isolation_level=None)
+    try:
+        reader.execute("BEGIN")
+        reader.execute("SELECT * FROM sqlite_master").fetchall()  # holds SHARED until COMMIT
+        check_sqlite_readable(store, need_write=True)
+        writer = subprocess.run(
+            [
+                sys.executable,
+                "-c",
+                "import sqlite3, sys\n"
+                "c = sqlite3.connect(sys.argv[1], timeout=0.2, isolation_level=None)\n"
+                "c.execute('BEGIN EXCLUSIVE')",
+                str(store),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    finally:
+        reader.close()
+    assert writer.returncode != 0 and "locked" in writer.stderr, writer.stderr

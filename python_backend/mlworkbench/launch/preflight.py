@@ -7,6 +7,7 @@ standard library, so a damaged or foreign database is reported, never modified.
 
 from __future__ import annotations
 
+import os
 import socket
 import sqlite3
 import tempfile
@@ -23,7 +24,6 @@ from mlworkbench.errors import (
 )
 from mlworkbench.launch.child.store_open import sqlite_path
 
-SQLITE_HEADER = b"SQLite format 3\x00"
 CONNECT_TIMEOUT_S = 3.0
 _MLFLOW_TABLES = frozenset({"alembic_version", "experiments", "runs"})
 
@@ -97,25 +97,27 @@ def check_sqlite_store(path: Path) -> None:
 
 
 def check_sqlite_readable(path: Path, *, need_write: bool = False) -> None:
-    """The read-only half of `check_sqlite_store`: listing runs must not need write access."""
+    """The read-only half of `check_sqlite_store`: listing runs must not need write access.
+
+    The file is never opened here except through SQLite. A process's POSIX locks on a file go
+    when it closes any descriptor of that file: a plain open()/close() in a process that holds
+    an MLflow connection to the store (the language server, a sweep) silently drops SQLite's
+    locks, and a run's process can then checkpoint the WAL away under that connection
+    ("database disk image is malformed"). SQLite's own opens share its lock bookkeeping and
+    defer such closes, so the permission check asks the kernel (`os.access`) and the header
+    check is SQLite's.
+    """
     if not path.exists():
         return
     if path.is_dir():
         raise TrackingStoreCorruptError(path, "it is a folder, not a database file")
+    if not os.access(path, os.R_OK) or (need_write and not os.access(path, os.W_OK)):
+        raise TrackingStoreReadOnlyError(path, "Permission denied")
     try:
-        with open(path, "rb") as handle:
-            header = handle.read(len(SQLITE_HEADER))
-        if need_write:
-            with open(path, "r+b"):  # write permission on the file itself, without writing
-                pass
-    except PermissionError as error:
-        raise TrackingStoreReadOnlyError(path, error.strerror or str(error)) from error
+        if path.stat().st_size == 0:
+            return  # SQLite's empty database: MLflow creates its tables
     except OSError as error:
         raise TrackingStoreCorruptError(path, error.strerror or str(error)) from error
-    if not header:
-        return
-    if header != SQLITE_HEADER:
-        raise TrackingStoreCorruptError(path, "it is not an SQLite database")
     tables, problem = _inspect_read_only(path)
     if problem is not None:
         raise TrackingStoreCorruptError(path, problem)
@@ -145,6 +147,8 @@ def _inspect_read_only(path: Path) -> tuple[set[str], str | None]:
                 return tables, "its MLflow schema version is missing"
         return tables, None
     except sqlite3.DatabaseError as error:
+        if "not a database" in str(error):
+            return set(), "it is not an SQLite database"
         return set(), f"SQLite cannot read it ({error})"
     finally:
         connection.close()
