@@ -138,6 +138,7 @@ bench: $(STAMP)/venv
 bench-quick: $(STAMP)/venv $(STAMP)/bundle $(VSIX) e2e-deps
 	$(VPY) bench/startup.py --quick
 	$(VPY) bench/run_overhead.py --quick
+	$(VPY) bench/sweep.py --quick
 	$(VPY) bench/explorer.py --quick
 	$(VPY) bench/report_fairness.py --quick
 	$(VPY) bench/report_explain.py --quick

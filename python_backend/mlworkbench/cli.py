@@ -25,6 +25,7 @@ from mlworkbench.commands import (
     run,
     runs,
     serve,
+    sweep,
     train_dp,
     train_ebm,
 )
@@ -34,6 +35,7 @@ from mlworkbench.errors import MlWorkbenchError
 SUBCOMMANDS: tuple[Subcommand, ...] = (
     analyze.COMMAND,
     run.COMMAND,
+    sweep.COMMAND,
     runs.COMMAND,
     models.COMMAND,
     report.COMMAND,

@@ -258,6 +258,8 @@ ERROR_CODES: Final[dict[str, int]] = {
     "INVALID_DEPLOY_OPTION": 1079,
     "CONTAINER_NOT_FOUND": 1080,
     "CONTAINER_START_FAILED": 1081,
+    "INVALID_SWEEP": 1090,
+    "UNKNOWN_SWEEP_PARAMETER": 1091,
 }
 
 # --- views and context keys ---------------------------------------------------------------

@@ -72,8 +72,12 @@ def prepare_launch(
     run_name: str | None = None,
     tracking_uri: str | None = None,
     env: Mapping[str, str] | None = None,
+    tags: Mapping[str, str] | None = None,
 ) -> LaunchPlan:
     """Check the input (typed errors, before any run exists) and write the bootstrap's spec.
+
+    `tags` are the caller's own, added to the run's when it is created; the provenance tags
+    win over them, so a caller cannot make a run lie about where it came from.
 
     `start_run` spawns the plan itself; a debugger launches the same plan (`debug_launch`), so
     a debugged run is tracked exactly like a plain one.
@@ -95,14 +99,17 @@ def prepare_launch(
         "result_file": str(files.result),
         "params_file": str(files.params),
         "log_path": str(files.log),
-        "tags": provenance_tags(
-            script_path,
-            args,
-            workspace=workspace_path,
-            python=python,
-            frameworks=frameworks,
-            log_path=files.log,
-        ),
+        "tags": {
+            **(tags or {}),
+            **provenance_tags(
+                script_path,
+                args,
+                workspace=workspace_path,
+                python=python,
+                frameworks=frameworks,
+                log_path=files.log,
+            ),
+        },
     }
     files.spec.write_text(json.dumps(spec))
     return LaunchPlan(

@@ -73,10 +73,13 @@ def start_run(
     run_name: str | None = None,
     tracking_uri: str | None = None,
     env: Mapping[str, str] | None = None,
+    tags: Mapping[str, str] | None = None,
 ) -> RunHandle:
     """Launch `script` (relative paths are relative to the workspace) with `args`.
 
-    Returns once the MLflow run exists and the script's process runs. Raises
+    `tags` are set when the run is created (a sweep's `mlflow.parentRunId`), so the run is
+    never seen without them. Returns once the MLflow run exists and the script's process runs.
+    Raises
     ScriptNotFoundError, ScriptOutsideWorkspaceError, TrackingUnavailableError,
     TrackingStoreReadOnlyError, TrackingStoreCorruptError, MissingPackageError or
     RunStartError; a script that fails to parse or run still gets a (FAILED) run.
@@ -90,6 +93,7 @@ def start_run(
         run_name=run_name,
         tracking_uri=tracking_uri,
         env=env,
+        tags=tags,
     )
     files, uri = plan.files, plan.tracking_uri
     started_s = time.time()

@@ -1,0 +1,1 @@
+"""Compute: running many tracked runs of one script, e.g. a hyper-parameter sweep."""

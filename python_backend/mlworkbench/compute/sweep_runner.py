@@ -1,0 +1,366 @@
+"""Run a planned sweep: one parent MLflow run, each trial a real tracked run nested under it.
+
+Every trial goes through `launcher.start_run`, so it records exactly what `mlworkbench run`
+would (autologging, parsed params, provenance, log), plus MLflow's own nesting tag
+`mlflow.parentRunId` set when the run is created, so MLflow's UI shows it under the parent.
+At most `max_concurrent` trials are in flight (a local process pool: each trial is its own
+process group). A failing trial does not stop the others; `cancel()` stops them all.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor, wait
+from dataclasses import asdict, dataclass, replace
+from typing import TYPE_CHECKING, Literal
+
+from mlworkbench.compute.sweep_plan import SweepPlan
+from mlworkbench.compute.sweep_space import SweepValue, Trial
+from mlworkbench.errors import MlWorkbenchError
+
+if TYPE_CHECKING:
+    from mlflow.tracking import MlflowClient
+
+    from mlworkbench.launch.launcher import RunHandle
+
+PARENT_TAG = "mlflow.parentRunId"  # MLflow's own: its UI nests runs by it
+SWEEP_TAG = "mlworkbench.sweep"
+TRIAL_TAG = "mlworkbench.sweep.trial"
+NOT_RUN = "NOT_RUN"  # a trial the sweep never started (cancelled first): it has no run
+POLL_S = 0.1
+
+TrialStatus = Literal["FINISHED", "FAILED", "KILLED", "NOT_RUN"]
+
+
+@dataclass(frozen=True)
+class TrialOutcome:
+    """How one trial went. `run_id` is None when no run exists (not run, or refused at start)."""
+
+    index: int
+    values: dict[str, SweepValue]
+    args: list[str]
+    status: str  # FINISHED | FAILED | KILLED | NOT_RUN, or RUNNING in a start event
+    run_id: str | None = None
+    metric: float | None = None
+    exit_code: int | None = None
+    error: str | None = None  # the end of the output, or why the run could not start
+    started_s: float | None = None  # wall clock (time.time()) of the trial's start and end
+    ended_s: float | None = None
+
+
+@dataclass(frozen=True)
+class SweepResult:
+    """The sweep as recorded: the parent run, every trial in plan order, the best one."""
+
+    parent_run_id: str
+    experiment_id: str
+    tracking_uri: str
+    status: str  # FINISHED | FAILED (every trial failed) | KILLED (cancelled)
+    strategy: str
+    seed: int | None
+    metric: str | None
+    mode: str
+    trials: list[TrialOutcome]
+    best: TrialOutcome | None
+
+    def count(self, status: str) -> int:
+        return sum(1 for trial in self.trials if trial.status == status)
+
+    def to_dict(self) -> dict[str, object]:
+        return asdict(self)
+
+
+TrialCallback = Callable[[TrialOutcome, int], None]  # (outcome, number of trials)
+
+
+class Sweep:
+    """One sweep of a plan. `run()` blocks until every trial ended; `cancel()` may come from
+    any thread (or a signal handler) and stops the trials in flight through the launcher's own
+    cancel; trials not yet started are marked NOT_RUN."""
+
+    def __init__(self, plan: SweepPlan, *, cancel_grace_s: float = 5.0) -> None:
+        self.plan = plan
+        self.cancelled = threading.Event()
+        self._grace_s = cancel_grace_s
+        self._lock = threading.RLock()  # cancel() may run in a signal handler of a holder
+        self._in_flight: dict[int, RunHandle] = {}
+        self.parent_run_id: str | None = None
+
+    def cancel(self, grace_s: float | None = None) -> None:
+        """Stop the sweep: no trial starts any more, the running ones are interrupted (SIGINT,
+        then SIGTERM and SIGKILL after the grace) and end KILLED. A second call may shorten the
+        grace. Never blocks."""
+        with self._lock:
+            if grace_s is not None:
+                self._grace_s = min(self._grace_s, grace_s)
+            self.cancelled.set()
+            handles = list(self._in_flight.values())
+        for handle in handles:
+            handle.cancel(self._grace_s)
+
+    def run(self, on_event: TrialCallback | None = None) -> SweepResult:
+        """Create the parent run, run the trials, record the outcome on the parent.
+
+        Typed errors about the store come before the parent run exists. `on_event` is called
+        (from worker threads, one call at a time) when a trial starts (status RUNNING) and when
+        it ends.
+        """
+        plan = self.plan
+        client, uri, experiment_id, parent_id = _open_parent(plan)
+        self.parent_run_id = parent_id
+        report = _serialised(on_event, len(plan.trials))
+        futures: dict[int, Future[TrialOutcome]] = {}
+        try:
+            with ThreadPoolExecutor(plan.max_concurrent, thread_name_prefix="sweep") as pool:
+                futures = {
+                    trial.index: pool.submit(self._run_trial, trial, uri, parent_id, report)
+                    for trial in plan.trials
+                }
+                try:
+                    pending = set(futures.values())
+                    while pending:  # polled, so a signal handler's cancel() runs promptly
+                        _, pending = wait(pending, timeout=POLL_S)
+                except BaseException:  # Ctrl+C without a handler: stop the trials, not leak them
+                    self.cancel(grace_s=0.0)
+                    raise
+        finally:
+            trials = [_outcome(trial, futures.get(trial.index)) for trial in plan.trials]
+            result = _conclude(plan, trials, parent_id, experiment_id, uri, self.cancelled)
+            _record_parent(client, result, plan)
+        for future in futures.values():
+            future.result()  # a bug in a worker is raised, after the parent was recorded
+        return result
+
+    def _run_trial(
+        self, trial: Trial, uri: str, parent_id: str, report: Callable[[TrialOutcome], None]
+    ) -> TrialOutcome:
+        from mlworkbench.launch.launcher import start_run
+
+        plan = self.plan
+        outcome = TrialOutcome(trial.index, trial.values, trial.args, NOT_RUN)
+        if self.cancelled.is_set():
+            return outcome
+        started = time.time()
+        try:
+            handle = start_run(
+                plan.script,
+                [*trial.args, *plan.fixed_args],
+                workspace=plan.workspace,
+                python=plan.python,
+                experiment=plan.experiment,
+                run_name=f"{plan.run_name or 'trial'}-{trial.index}",
+                tracking_uri=uri,
+                env=plan.env,
+                tags={PARENT_TAG: parent_id, TRIAL_TAG: str(trial.index)},
+            )
+        except MlWorkbenchError as error:  # this trial could not start; the others may
+            ended_s = time.time()
+            failed = replace(
+                outcome, status="FAILED", error=error.message, started_s=started, ended_s=ended_s
+            )
+            report(failed)
+            return failed
+        with self._lock:
+            self._in_flight[trial.index] = handle
+            cancel_now = self.cancelled.is_set()  # cancel() came while the run was starting
+        if cancel_now:
+            handle.cancel(self._grace_s)
+        try:
+            report(replace(outcome, status="RUNNING", run_id=handle.run_id, started_s=started))
+            run = handle.wait()
+        except BaseException:  # a failing callback must not leave the trial running unseen
+            handle.cancel(0.0)
+            handle.wait()
+            raise
+        finally:
+            with self._lock:
+                self._in_flight.pop(trial.index, None)
+        ended = replace(
+            outcome,
+            status=run.status,
+            run_id=run.run_id,
+            metric=run.metrics.get(plan.metric) if plan.metric else None,
+            exit_code=run.exit_code,
+            error=run.error_tail,
+            started_s=started,
+            ended_s=time.time(),
+        )
+        report(ended)
+        return ended
+
+
+def _serialised(on_event: TrialCallback | None, total: int) -> Callable[[TrialOutcome], None]:
+    """`on_event` for worker threads: one call at a time, so progress lines never interleave."""
+    lock = threading.Lock()
+
+    def report(outcome: TrialOutcome) -> None:
+        if on_event is not None:
+            with lock:
+                on_event(outcome, total)
+
+    return report
+
+
+def _outcome(trial: Trial, future: Future[TrialOutcome] | None) -> TrialOutcome:
+    """A trial's outcome; NOT_RUN when it never started (or the sweep stopped first)."""
+    if future is not None and future.done() and future.exception() is None:
+        return future.result()
+    error = None
+    if future is not None and future.done():
+        error = f"{type(future.exception()).__name__}: {future.exception()}"
+    return TrialOutcome(trial.index, trial.values, trial.args, NOT_RUN, error=error)
+
+
+def _open_parent(plan: SweepPlan) -> tuple[MlflowClient, str, str, str]:
+    """Check the store as a run would, then create the parent run (under the store lock, as
+    the bootstrap creates runs: two creators of a fresh SQLite store would both migrate it).
+
+    The parent carries this process's identity tags, so if the sweep itself dies the
+    stale-run check ends the parent as it would any run."""
+    from mlflow.tracking import MlflowClient
+
+    from mlworkbench.errors import RunStartError
+    from mlworkbench.launch.child import proc_info
+    from mlworkbench.launch.child.retry import call_with_retry
+    from mlworkbench.launch.child.store_open import (
+        StoreOpenError,
+        enable_wal,
+        refuse_silent_migration,
+        resolve_experiment,
+        sqlite_path,
+        store_lock,
+    )
+    from mlworkbench.launch.preflight import check_tracking_store
+    from mlworkbench.launch.provenance import sha256_of
+    from mlworkbench.tracking.tracking_client import checked_tracking_uri
+    from mlworkbench.tracking.tracking_uri import resolve_tracking_uri
+
+    uri = checked_tracking_uri(plan.workspace, plan.tracking_uri) or resolve_tracking_uri(
+        plan.workspace, plan.tracking_uri
+    )
+    check_tracking_store(uri, plan.workspace)
+    pid = os.getpid()
+    tags = {
+        SWEEP_TAG: "1",
+        "mlworkbench.script": str(plan.script),
+        "mlworkbench.script_sha256": sha256_of(plan.script),
+        "mlworkbench.workspace": str(plan.workspace),
+        "mlworkbench.python": plan.python,
+        "mlworkbench.sweep.args": json.dumps(plan.fixed_args),
+        "mlworkbench.pid": str(pid),
+        "mlworkbench.host": proc_info.host_name(),
+        "mlworkbench.pid_start_time": proc_info.start_time(pid) or "",
+        "mlworkbench.boot_id": proc_info.boot_id() or "",
+    }
+    try:
+        with store_lock(uri):
+            db_path = sqlite_path(uri)
+            if db_path is not None:
+                refuse_silent_migration(db_path)
+                # WAL before MLflow opens it: a connection this process opened in rollback
+                # mode, left idle while the trials write in WAL mode, later read the file as
+                # "malformed". On a new store this makes an empty WAL database for MLflow.
+                enable_wal(db_path)
+            client = MlflowClient(uri)
+            experiment_id = resolve_experiment(client, plan.experiment)
+            run = call_with_retry(
+                lambda: client.create_run(
+                    experiment_id,
+                    run_name=plan.run_name,
+                    tags={k: v for k, v in tags.items() if v},
+                )
+            )
+    except StoreOpenError as error:
+        raise RunStartError(error.message) from error
+    parent_id = str(run.info.run_id)
+    params = {
+        "sweep.strategy": plan.strategy,
+        "sweep.trials": str(len(plan.trials)),
+        "sweep.max_concurrent": str(plan.max_concurrent),
+        **({"sweep.seed": str(plan.seed)} if plan.seed is not None else {}),
+        **({"sweep.metric": plan.metric, "sweep.mode": plan.mode} if plan.metric else {}),
+        **{f"space.{name}": values for name, values in plan.space.describe().items()},
+    }
+    _log(client, parent_id, params=params)
+    return client, uri, experiment_id, parent_id
+
+
+def _conclude(
+    plan: SweepPlan,
+    trials: list[TrialOutcome],
+    parent_id: str,
+    experiment_id: str,
+    uri: str,
+    cancelled: threading.Event,
+) -> SweepResult:
+    judged = [t for t in trials if t.status == "FINISHED" and t.metric is not None]
+    best: TrialOutcome | None = None
+    if judged:
+        sign = 1.0 if plan.mode == "min" else -1.0
+        # Ties go to the earlier trial: the grid's order is the user's own.
+        best = min(judged, key=lambda t: (sign * (t.metric or 0.0), t.index))
+    finished = sum(1 for t in trials if t.status == "FINISHED")
+    if cancelled.is_set():
+        status = "KILLED"
+    elif finished == 0:
+        status = "FAILED"
+    else:
+        status = "FINISHED"
+    return SweepResult(
+        parent_run_id=parent_id,
+        experiment_id=experiment_id,
+        tracking_uri=uri,
+        status=status,
+        strategy=plan.strategy,
+        seed=plan.seed,
+        metric=plan.metric,
+        mode=plan.mode,
+        trials=trials,
+        best=best,
+    )
+
+
+def _record_parent(client: MlflowClient, result: SweepResult, plan: SweepPlan) -> None:
+    """The sweep's outcome on the parent: counts, the best trial, and its end status."""
+    from mlworkbench.launch.child.retry import call_with_retry
+
+    metrics = {
+        f"trials_{status.lower()}": float(result.count(status))
+        for status in ("FINISHED", "FAILED", "KILLED", NOT_RUN)
+    }
+    params: dict[str, str] = {}
+    tags: dict[str, str] = {}
+    best = result.best
+    if best is not None and best.metric is not None and plan.metric:
+        metrics[f"best_{plan.metric}"] = best.metric
+        params = {f"best.{name}": str(value) for name, value in best.values.items()}
+        tags = {"mlworkbench.sweep.best_run_id": best.run_id or ""}
+    _log(client, result.parent_run_id, metrics=metrics, params=params, tags=tags)
+    call_with_retry(lambda: client.set_terminated(result.parent_run_id, result.status))
+
+
+def _log(
+    client: MlflowClient,
+    run_id: str,
+    *,
+    metrics: dict[str, float] | None = None,
+    params: dict[str, str] | None = None,
+    tags: dict[str, str] | None = None,
+) -> None:
+    from mlflow.entities import Metric, Param, RunTag
+
+    from mlworkbench.launch.child.retry import call_with_retry
+
+    now = int(time.time() * 1000)
+    call_with_retry(
+        lambda: client.log_batch(
+            run_id,
+            metrics=[Metric(k, v, now, 0) for k, v in (metrics or {}).items()],
+            params=[Param(k, v) for k, v in (params or {}).items()],
+            tags=[RunTag(k, v) for k, v in (tags or {}).items() if v],
+        )
+    )
