@@ -106,7 +106,7 @@ def explain_report(
     estimator = model.model if model.flavor == "sklearn" else None
     if estimator is not None and is_ebm(estimator):
         # An EBM's global explanation is the model itself: only the explained rows are read.
-        selected = model.features_of(frame.iloc[picked], exclude=[target])
+        selected = model.rows_of(frame, picked, exclude=[target])
         with collector_paused():
             explanation = _explain_ebm(estimator, selected, frame[target], picked)
     else:

@@ -44,6 +44,19 @@ class ReportModel:
         """
         if self.features is None:
             return frame.drop(columns=[c for c in exclude if c in frame.columns])
+        self._require_features(frame)
+        return frame[self.features]
+
+    def rows_of(self, frame: pd.DataFrame, rows: list[int], exclude: list[str]) -> pd.DataFrame:
+        """`features_of(frame.iloc[rows])` in one positional take: the explained rows of a
+        large data set without first copying all their columns."""
+        if self.features is None or not frame.columns.is_unique:
+            return self.features_of(frame.iloc[rows], exclude)
+        self._require_features(frame)
+        return frame.iloc[rows, [frame.columns.get_loc(name) for name in self.features]]
+
+    def _require_features(self, frame: pd.DataFrame) -> None:
+        assert self.features is not None
         missing = [name for name in self.features if name not in frame.columns]
         if missing:
             shown = ", ".join(repr(m) for m in missing[:10])
@@ -53,7 +66,6 @@ class ReportModel:
                 "on (or one with the same columns)",
                 field="data",
             )
-        return frame[self.features]
 
     def predict(self, inputs: pd.DataFrame) -> np.ndarray:
         import numpy as np
