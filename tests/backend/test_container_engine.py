@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import stat
 import tempfile
 from pathlib import Path
@@ -168,3 +169,17 @@ def test_the_registry_removes_a_token_folder_when_its_container_goes() -> None:
 )
 def test_a_name_is_an_id_only_when_it_is_a_prefix_of_the_images_id(name: str, is_id: bool) -> None:
     assert container_engine._names_id(name, "sha256:" + "ab" * 32) is is_id
+
+
+@pytest.mark.parametrize(
+    ("image", "name"),
+    [
+        ("mlworkbench-fair-model:e16a9874", "mlworkbench-fair-model-e16a9874-abc123"),
+        ("registry.local:5000/team/credit:1.0", "credit-1.0-abc123"),
+        ("credit@sha256:" + "0" * 64, "credit-abc123"),
+        ("___", "model-abc123"),
+    ],
+)
+def test_a_started_container_is_named_for_what_it_serves(image: str, name: str) -> None:
+    assert container_engine.container_name(image, "abc123") == name
+    assert re.fullmatch(r"[a-zA-Z0-9][a-zA-Z0-9_.-]+", name)

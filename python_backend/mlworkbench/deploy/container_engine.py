@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import secrets
 import shutil
 import tempfile
 import threading
@@ -323,6 +324,17 @@ def _is_rootless(client: DockerClient) -> bool:
 # --- start, stop, remove, logs ----------------------------------------------------------------
 
 
+def container_name(image: str, suffix: str) -> str:
+    """A container's name that says what it serves: the image's last path component and tag
+    (`credit-model-1.0-3fa2c1` for `registry.local/team/credit-model:1.0`), in Docker's name
+    alphabet, unique by `suffix`."""
+    name = image.rsplit("/", 1)[-1]
+    if "@" in name:
+        name = name.split("@", 1)[0]
+    slug = re.sub(r"[^a-zA-Z0-9_.-]+", "-", name).strip("-._")[:40] or "model"
+    return f"{slug}-{suffix}"
+
+
 def start_container(
     client: DockerClient,
     image: str,
@@ -347,6 +359,7 @@ def start_container(
         token_file = _write_token(token, folder, plan)
         container = client.containers.run(
             image,
+            name=container_name(image, secrets.token_hex(3)),
             command=["--token-file", TOKEN_IN_CONTAINER],
             detach=True,
             ports={f"{APP_PORT}/tcp": ("127.0.0.1", None)},
