@@ -215,6 +215,7 @@ class TestDeploy:
         label = str(container_row.first.get_attribute("aria-label"))
         assert "127.0.0.1:" in label, label
         name = label.split(",")[0].removeprefix("Container ")
+        assert name.startswith(tag.replace(":", "-") + "-"), name  # named for what it serves
         wb.shot("container healthy")
 
         # A test request: the model's input example, sent from the editor's title action.
