@@ -17,6 +17,7 @@ import { registerRunsViewCommands } from "./explorer/runsViewCommands";
 import { registerMonitorCommands } from "./monitor/monitorCommands";
 import { registerReportCommands } from "./reports/reportCommands";
 import { registerDeployCommands } from "./deploy/deployCommands";
+import { registerSweepCommands } from "./compute/sweepCommands";
 import { registerModelsView, registerModelFromRun } from "./registry/modelsView";
 import { registerTrackingToken } from "./common/trackingToken";
 import { openTrainingScript, runScript, runScriptWith, showScriptInfo, targetUri } from "./scripts/scriptCommands";
@@ -100,6 +101,7 @@ export function activate(context: vscode.ExtensionContext): void {
     ...registerMonitorCommands(context, manager),
     ...registerReportCommands(context, manager, tree),
     ...registerDeployCommands(context, manager),
+    ...registerSweepCommands(manager, tree),
     ...registerTrackingToken(context, manager),
   );
   void onInterpreterChanged(() => void manager.restart("interpreter changed")).then((watch) => {

@@ -60,6 +60,7 @@ export const Commands = {
   REMOVE_IMAGE: "mlWorkbench.removeImage",
   NEW_TEST_REQUEST: "mlWorkbench.newTestRequest",
   SEND_TEST_REQUEST: "mlWorkbench.sendTestRequest",
+  SWEEP_SCRIPT: "mlWorkbench.sweepScript",
 } as const;
 
 export const Requests = {
@@ -98,6 +99,8 @@ export const Requests = {
   INVOKE_CONTAINER: "mlworkbench/invokeContainer",
   WRITE_K8S: "mlworkbench/writeK8sManifests",
   WRITE_WORKFLOW: "mlworkbench/writeWorkflow",
+  START_SWEEP: "mlworkbench/startSweep",
+  CANCEL_SWEEP: "mlworkbench/cancelSweep",
 } as const;
 
 export const Notifications = {
@@ -106,6 +109,7 @@ export const Notifications = {
   RUN_STATUS: "mlworkbench/runStatus",
   REPORT_PROGRESS: "mlworkbench/reportProgress",
   DEPLOY_LOG: "mlworkbench/deployLog",
+  SWEEP_PROGRESS: "mlworkbench/sweepProgress",
 } as const;
 
 export const ErrorCodes = {
@@ -159,6 +163,7 @@ export const ErrorCodes = {
   CONTAINER_START_FAILED: 1081,
   INVALID_SWEEP: 1090,
   UNKNOWN_SWEEP_PARAMETER: 1091,
+  SWEEP_FAILED: 1092,
 } as const;
 
 export const Views = {
@@ -817,6 +822,52 @@ export interface WriteWorkflowParams {
   script: string;
 }
 
+export interface SweepParameterValues {
+  name: string;
+  values: string[];
+}
+
+export interface StartSweepParams {
+  random?: number;
+  seed?: number;
+  maxConcurrent?: number;
+  metric?: string;
+  mode?: "min" | "max";
+  args?: string[];
+  workspaceUri: string;
+  jobId: string;
+  uri: string;
+  params: SweepParameterValues[];
+}
+
+export interface SweepTrial {
+  index: number;
+  values: Record<string, string | number | boolean>;
+  status: string;
+  runId: string | null;
+  metric: number | null;
+  error: string | null;
+}
+
+export interface StartSweepResult {
+  parentRunId: string;
+  experimentId: string;
+  status: string;
+  metric: string | null;
+  mode: "min" | "max";
+  trials: SweepTrial[];
+  best: SweepTrial | null;
+}
+
+export interface CancelSweepParams {
+  jobId: string;
+}
+
+export interface SweepProgressParams {
+  jobId: string;
+  message: string;
+}
+
 /** Each request's params and result: `request()` (common/requests.ts) checks both. */
 export interface RequestTypes {
   "mlworkbench/analyzeScript": { params: AnalyzeScriptParams; result: ScriptAnalysis };
@@ -854,4 +905,6 @@ export interface RequestTypes {
   "mlworkbench/invokeContainer": { params: InvokeContainerParams; result: InvokeContainerResult };
   "mlworkbench/writeK8sManifests": { params: WriteK8sParams; result: WrittenFiles };
   "mlworkbench/writeWorkflow": { params: WriteWorkflowParams; result: WrittenFiles };
+  "mlworkbench/startSweep": { params: StartSweepParams; result: StartSweepResult };
+  "mlworkbench/cancelSweep": { params: CancelSweepParams; result: EmptyResult };
 }

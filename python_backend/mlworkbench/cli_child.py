@@ -15,7 +15,7 @@ import subprocess
 import sys
 import threading
 from collections import deque
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -75,11 +75,17 @@ def run_cli(
     cancelled: threading.Event | None = None,
     cancel_grace_s: float = CANCEL_GRACE_S,
     python: str = sys.executable,
+    after: Sequence[str] = (),
+    exit_ok: Collection[int] = (0,),
 ) -> dict[str, Any]:
-    """Run `mlworkbench <argv> --json --workspace W` with JSON progress; its JSON payload.
+    """Run `mlworkbench <argv> --json --workspace W <after>` with JSON progress; its JSON
+    payload.
 
-    `on_line` gets each plain stderr line as it comes (progress and error lines aside); the
-    last lines also go into the failure's output. `accept` checks the payload's shape. Raises
+    `after` comes behind the options this adds (a script's own arguments after `--`, which
+    must stay last). `exit_ok` are the exit statuses whose stdout is still the answer (a sweep
+    whose trials all failed exits 1 with its document). `on_line` gets each plain stderr line
+    as it comes (progress and error lines aside); the last lines also go into the failure's
+    output. `accept` checks the payload's shape. Raises
     the child's typed error (`ChildError` with its code), or `failure(reason, output)` when it
     ended without one: a crash, a kill, a cancel, or output that `accept` refuses.
     """
@@ -89,7 +95,7 @@ def run_cli(
     child_env = {**env, PROGRESS_ENV: "json", "PYTHONUNBUFFERED": "1"}
     child_env.setdefault("MLFLOW_LOGGING_LEVEL", "WARNING")
     process = subprocess.Popen(
-        command(python, [*argv, "--json", "--workspace", str(workspace)]),
+        command(python, [*argv, "--json", "--workspace", str(workspace), *after]),
         cwd=workspace,
         env=child_env,
         stdin=subprocess.DEVNULL,
@@ -142,7 +148,7 @@ def run_cli(
         error = errors[-1]
         raise ChildError(str(error.get("code")), str(error.get("message")), error.get("data") or {})
     output = "\n".join(tail)
-    if status != 0:
+    if status not in exit_ok:
         reason = (
             f"its process was killed by signal {-status}"
             + (" (out of memory?)" if status == -9 else "")

@@ -16,6 +16,12 @@ from mlworkbench.explorer.run_details import RunDetails
 from mlworkbench.explorer.run_listing import RunSummary
 from mlworkbench.registry.model_registry import ModelVersionInfo, RegisteredModelInfo
 from mlworkbench.reports.report_document import ReportDocument
+from mlworkbench_server.compute_protocol import (
+    COMPUTE_ENVELOPES,
+    CancelSweepParams,
+    StartSweepParams,
+    StartSweepResult,
+)
 from mlworkbench_server.deploy_protocol import (
     DEPLOY_ENVELOPES,
     BuildImageParams,
@@ -140,6 +146,8 @@ COMMANDS: Final[dict[str, str]] = {
     "REMOVE_IMAGE": "mlWorkbench.removeImage",
     "NEW_TEST_REQUEST": "mlWorkbench.newTestRequest",
     "SEND_TEST_REQUEST": "mlWorkbench.sendTestRequest",
+    # Compute: a sweep of a script's own parameters (lens, editor menus, palette).
+    "SWEEP_SCRIPT": "mlWorkbench.sweepScript",
 }
 
 # --- custom LSP requests (client -> server) ------------------------------------------------
@@ -186,6 +194,10 @@ REQUESTS: Final[dict[str, str]] = {
     "INVOKE_CONTAINER": "mlworkbench/invokeContainer",
     "WRITE_K8S": "mlworkbench/writeK8sManifests",
     "WRITE_WORKFLOW": "mlworkbench/writeWorkflow",
+    # Sweeps: `mlworkbench sweep` in a child process (cancellable); the parameters to offer
+    # come from analyzeScript.
+    "START_SWEEP": "mlworkbench/startSweep",
+    "CANCEL_SWEEP": "mlworkbench/cancelSweep",
 }
 
 # --- custom LSP notifications (server -> client) ------------------------------------------
@@ -199,6 +211,8 @@ NOTIFICATIONS: Final[dict[str, str]] = {
     # The step a report job is on ("Loading the model"), for its progress notification.
     "REPORT_PROGRESS": "mlworkbench/reportProgress",
     "DEPLOY_LOG": "mlworkbench/deployLog",
+    # A sweep's trial started or ended ("trial 2/4 lr=0.01: FINISHED accuracy=0.93").
+    "SWEEP_PROGRESS": "mlworkbench/sweepProgress",
 }
 
 # --- structured error codes the server puts in LSP ResponseError.code ----------------------
@@ -260,6 +274,7 @@ ERROR_CODES: Final[dict[str, int]] = {
     "CONTAINER_START_FAILED": 1081,
     "INVALID_SWEEP": 1090,
     "UNKNOWN_SWEEP_PARAMETER": 1091,
+    "SWEEP_FAILED": 1092,
 }
 
 # --- views and context keys ---------------------------------------------------------------
@@ -419,6 +434,7 @@ ENVELOPES: Final[list[type]] = [
     *MONITOR_ENVELOPES,
     *REPORTS_ENVELOPES,
     *DEPLOY_ENVELOPES,
+    *COMPUTE_ENVELOPES,
 ]
 
 
@@ -469,4 +485,6 @@ REQUEST_TYPES: Final[dict[str, RequestType]] = {
     "INVOKE_CONTAINER": RequestType(InvokeContainerParams, InvokeContainerResult),
     "WRITE_K8S": RequestType(WriteK8sParams, WrittenFiles),
     "WRITE_WORKFLOW": RequestType(WriteWorkflowParams, WrittenFiles),
+    "START_SWEEP": RequestType(StartSweepParams, StartSweepResult),
+    "CANCEL_SWEEP": RequestType(CancelSweepParams, EmptyResult),
 }

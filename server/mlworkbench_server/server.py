@@ -15,6 +15,7 @@ from pygls.uris import to_fs_path
 
 from mlworkbench_server import (
     __version__,
+    compute_requests,
     deploy_requests,
     explorer_requests,
     monitor_requests,
@@ -169,4 +170,5 @@ def create_server() -> WorkbenchServer:
     monitor_requests.register(server)
     reports_requests.register(server)
     deploy_requests.register(server)
+    compute_requests.register(server)
     return server

@@ -50,6 +50,8 @@ CLI_VERBS: dict[str, tuple[str, ...]] = {
     "SAMPLE_REQUEST": ("deploy invoke",),  # without --body it sends the sample request
     "WRITE_K8S": ("deploy k8s",),
     "WRITE_WORKFLOW": ("ci github-actions",),
+    # startSweep runs this very verb in a child process (compute_requests.sweep_argv).
+    "START_SWEEP": ("sweep",),
 }
 
 # Requests that only make sense inside an editor, each with what stands for it in a shell.
@@ -76,6 +78,9 @@ EDITOR_PLUMBING: dict[str, str] = {
     "INSPECT_DATA": "the report wizard's column pickers",
     # Stops an image build the editor started; `mlworkbench deploy build` stops with Ctrl+C.
     "CANCEL_BUILD": "Ctrl+C in `mlworkbench deploy build`",
+    # Stops a sweep the editor started (every trial in flight); `mlworkbench sweep` stops
+    # with Ctrl+C or SIGTERM.
+    "CANCEL_SWEEP": "Ctrl+C in `mlworkbench sweep`",
 }
 
 

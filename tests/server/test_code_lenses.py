@@ -26,6 +26,7 @@ async def test_iris_script_gets_run_and_summary_lenses_on_the_main_guard(
     assert titles(found) == [
         "$(play) Run",
         "Run with…",
+        "$(beaker) Sweep…",
         "$(debug-alt) Debug",
         "scikit-learn · params: n_estimators, max_depth, test_size, seed",
     ]
@@ -33,10 +34,11 @@ async def test_iris_script_gets_run_and_summary_lenses_on_the_main_guard(
     assert commands == [
         COMMANDS["RUN_SCRIPT"],
         COMMANDS["RUN_SCRIPT_WITH"],
+        COMMANDS["SWEEP_SCRIPT"],
         COMMANDS["DEBUG_SCRIPT"],
         COMMANDS["SHOW_SCRIPT_INFO"],
     ]
-    assert [list(lens.command.arguments or []) for lens in found if lens.command] == [[uri]] * 4
+    assert [list(lens.command.arguments or []) for lens in found if lens.command] == [[uri]] * 5
 
 
 async def test_torch_script_lists_pytorch_and_its_parameters(client: LanguageClient) -> None:
@@ -94,7 +96,7 @@ async def test_lenses_follow_edits(client: LanguageClient, tmp_path: Path) -> No
         )
     )
     found = await lenses(client, uri)
-    # No parameters, so no "Run with…" form to offer.
+    # No parameters, so no "Run with…" form and no sweep to offer.
     assert titles(found) == ["$(play) Run", "$(debug-alt) Debug", "PyTorch · no parameters"]
     assert found[0].range.start.line == 2
 

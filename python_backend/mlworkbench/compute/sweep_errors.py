@@ -44,3 +44,21 @@ class UnknownSweepParameterError(MlWorkbenchError):
     @property
     def data(self) -> dict[str, object]:
         return {"name": self.name, "known": self.known, "closest": self.closest}
+
+
+class SweepProcessError(MlWorkbenchError):
+    """The editor's sweep process ended without its document: cancelled, crashed or killed.
+    The end of its output says why; `cancelled` tells a cancel from a failure."""
+
+    code = "SWEEP_FAILED"
+
+    def __init__(self, reason: str, output: str = "", *, cancelled: bool = False) -> None:
+        detail = f"\n{output.rstrip()}" if output.strip() and not cancelled else ""
+        super().__init__(f"the sweep did not finish: {reason}{detail}")
+        self.reason = reason
+        self.output = output
+        self.cancelled = cancelled
+
+    @property
+    def data(self) -> dict[str, object]:
+        return {"reason": self.reason, "output": self.output, "cancelled": self.cancelled}

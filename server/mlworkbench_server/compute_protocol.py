@@ -1,0 +1,70 @@
+"""Envelopes of the compute requests (compute_requests): start a sweep of a script's own
+parameters, cancel it, and its progress lines.
+
+Part of the protocol (`protocol.py` lists them in ENVELOPES, `scripts/gen_protocol.py` turns
+them into TypeScript). The result is `mlworkbench sweep --json`'s document, typed and renamed
+to the protocol's camelCase; the parameters a script declares come from `analyzeScript`.
+"""
+
+from __future__ import annotations
+
+from typing import Final, Literal, TypedDict
+
+
+class SweepParameterValues(TypedDict):
+    name: str  # the name the script sees (`n_estimators`) or its flag (`n-estimators`)
+    values: list[str]  # as written; the CLI types them by the script's declaration
+
+
+class _StartSweepOptions(TypedDict, total=False):
+    random: int  # that many combinations drawn from the grid instead of all of it
+    seed: int  # of `random` (drawn and recorded when absent)
+    maxConcurrent: int  # trials in flight at once (the CLI's default: 1)
+    metric: str  # the final metric that picks the best trial
+    mode: Literal["min", "max"]
+    args: list[str]  # the script's own arguments, the same for every trial (after `--`)
+
+
+class StartSweepParams(_StartSweepOptions):
+    workspaceUri: str
+    jobId: str  # chosen by the client; cancelSweep and sweepProgress name it
+    uri: str  # the script
+    params: list[SweepParameterValues]
+
+
+class SweepTrial(TypedDict):
+    index: int  # 1-based, in the order trials start
+    values: dict[str, str | float | bool]  # typed as the script declares them
+    status: str  # FINISHED | FAILED | KILLED | NOT_RUN
+    runId: str | None  # None when no run exists (not run, or refused at start)
+    metric: float | None  # the sweep's metric, when it has one and the trial logged it
+    error: str | None  # the end of a failed trial's output, or why it could not start
+
+
+class StartSweepResult(TypedDict):
+    parentRunId: str
+    experimentId: str
+    status: str  # FINISHED | FAILED (every trial failed); a cancel is an error instead
+    metric: str | None
+    mode: Literal["min", "max"]
+    trials: list[SweepTrial]
+    best: SweepTrial | None
+
+
+class CancelSweepParams(TypedDict):
+    jobId: str
+
+
+class SweepProgressParams(TypedDict):
+    jobId: str
+    message: str  # "trial 2/4 lr=0.01: started (run …)", "trial 2/4 lr=0.01: FINISHED acc=0.9"
+
+
+COMPUTE_ENVELOPES: Final[list[type]] = [
+    SweepParameterValues,
+    StartSweepParams,
+    SweepTrial,
+    StartSweepResult,
+    CancelSweepParams,
+    SweepProgressParams,
+]
