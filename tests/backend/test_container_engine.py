@@ -178,6 +178,7 @@ def test_a_name_is_an_id_only_when_it_is_a_prefix_of_the_images_id(name: str, is
         ("registry.local:5000/team/credit:1.0", "credit-1.0-abc123"),
         ("credit@sha256:" + "0" * 64, "credit-abc123"),
         ("___", "model-abc123"),
+        ("sha256:" + "9" * 64, "image-999999999999-abc123"),
     ],
 )
 def test_a_started_container_is_named_for_what_it_serves(image: str, name: str) -> None:

@@ -328,6 +328,8 @@ def container_name(image: str, suffix: str) -> str:
     """A container's name that says what it serves: the image's last path component and tag
     (`credit-model-1.0-3fa2c1` for `registry.local/team/credit-model:1.0`), in Docker's name
     alphabet, unique by `suffix`."""
+    if image.startswith("sha256:"):  # an untagged image, by id
+        return f"image-{image.removeprefix('sha256:')[:12]}-{suffix}"
     name = image.rsplit("/", 1)[-1]
     if "@" in name:
         name = name.split("@", 1)[0]
@@ -350,7 +352,8 @@ def start_container(
 
     from mlworkbench.deploy.serving_access import new_token
 
-    workbench_image(client, image)
+    attrs = workbench_image(client, image)
+    tags = [tag for tag in attrs.get("RepoTags") or [] if tag != "<none>:<none>"]
     log = on_log or (lambda _line: None)
     token = new_token()
     folder = Path(tempfile.mkdtemp(prefix=TOKEN_FOLDER_PREFIX))  # 0700
@@ -359,7 +362,7 @@ def start_container(
         token_file = _write_token(token, folder, plan)
         container = client.containers.run(
             image,
-            name=container_name(image, secrets.token_hex(3)),
+            name=container_name(tags[0] if tags else image, secrets.token_hex(3)),
             command=["--token-file", TOKEN_IN_CONTAINER],
             detach=True,
             ports={f"{APP_PORT}/tcp": ("127.0.0.1", None)},
