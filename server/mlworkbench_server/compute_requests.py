@@ -11,7 +11,6 @@ parameters and answers with its typed errors.
 from __future__ import annotations
 
 import atexit
-import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -19,6 +18,7 @@ from lsprotocol import types
 from pygls.exceptions import JsonRpcException
 from pygls.uris import to_fs_path
 
+from mlworkbench_server.cancellable_jobs import CancellableJobs
 from mlworkbench_server.protocol import NOTIFICATIONS, REQUESTS
 from mlworkbench_server.request_path import Trust, request, workspace_of
 
@@ -107,39 +107,8 @@ def sweep_result(document: dict[str, Any]) -> StartSweepResult:
     }
 
 
-class SweepJobs:
-    """The sweeps running, by the client's job id, so a cancel can reach them."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._jobs: dict[str, threading.Event] = {}
-
-    def start(self, job_id: str) -> threading.Event:
-        with self._lock:
-            if job_id in self._jobs:
-                raise _bad_params(f"a sweep with job id {job_id!r} is already running")
-            event = self._jobs[job_id] = threading.Event()
-            return event
-
-    def end(self, job_id: str) -> None:
-        with self._lock:
-            self._jobs.pop(job_id, None)
-
-    def cancel(self, job_id: str) -> None:
-        with self._lock:
-            event = self._jobs.get(job_id)
-        if event is not None:
-            event.set()
-
-    def cancel_all(self) -> None:
-        with self._lock:
-            events = list(self._jobs.values())
-        for event in events:
-            event.set()
-
-
 def register(server: WorkbenchServer) -> None:
-    jobs = SweepJobs()
+    jobs = CancellableJobs("sweep")
 
     @request(server, REQUESTS["START_SWEEP"], Trust.EXECUTE, refused="run sweeps of scripts")
     def start_sweep(ls: WorkbenchServer, params: StartSweepParams) -> StartSweepResult:

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 from lsprotocol import types
 from pygls.exceptions import JsonRpcException
 
+from mlworkbench_server.cancellable_jobs import CancellableJobs
 from mlworkbench_server.protocol import NOTIFICATIONS, REQUESTS
 from mlworkbench_server.request_path import Trust, request, workspace_of
 
@@ -97,37 +98,6 @@ def build_argv(params: BuildImageParams) -> list[str]:
     if params.get("smokeTest"):
         argv.append("--run-container")
     return argv
-
-
-class BuildJobs:
-    """The builds running, by the client's job id, so a cancel can reach them."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._jobs: dict[str, threading.Event] = {}
-
-    def start(self, job_id: str) -> threading.Event:
-        with self._lock:
-            if job_id in self._jobs:
-                raise _bad_params(f"a build with job id {job_id!r} is already running")
-            event = self._jobs[job_id] = threading.Event()
-            return event
-
-    def end(self, job_id: str) -> None:
-        with self._lock:
-            self._jobs.pop(job_id, None)
-
-    def cancel(self, job_id: str) -> None:
-        with self._lock:
-            event = self._jobs.get(job_id)
-        if event is not None:
-            event.set()
-
-    def cancel_all(self) -> None:
-        with self._lock:
-            events = list(self._jobs.values())
-        for event in events:
-            event.set()
 
 
 def _engine_state(state: EngineState) -> EngineEntry:
@@ -211,7 +181,7 @@ class _LazyTokens:
 
 
 def register(server: WorkbenchServer) -> None:
-    jobs = BuildJobs()
+    jobs = CancellableJobs("build")
     tokens = _LazyTokens()
     stopping = threading.Event()  # the server is going: starts stop waiting
 

@@ -11,12 +11,12 @@ the same report.
 from __future__ import annotations
 
 import atexit
-import threading
 from typing import TYPE_CHECKING, Any
 
 from lsprotocol import types
 from pygls.exceptions import JsonRpcException
 
+from mlworkbench_server.cancellable_jobs import CancellableJobs
 from mlworkbench_server.protocol import NOTIFICATIONS, REQUESTS
 from mlworkbench_server.request_path import Trust, request, workspace_of
 
@@ -119,40 +119,8 @@ def report_argv(params: CreateReportParams) -> list[str]:
     return argv
 
 
-class ReportJobs:
-    """The reports being made, by the client's job id, so a cancel can reach them."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._jobs: dict[str, threading.Event] = {}
-
-    def start(self, job_id: str) -> threading.Event:
-        with self._lock:
-            if job_id in self._jobs:
-                raise _bad_params(f"a report with job id {job_id!r} is already running")
-            event = self._jobs[job_id] = threading.Event()
-            return event
-
-    def end(self, job_id: str) -> None:
-        with self._lock:
-            self._jobs.pop(job_id, None)
-
-    def cancel(self, job_id: str) -> bool:
-        with self._lock:
-            event = self._jobs.get(job_id)
-        if event is not None:
-            event.set()
-        return event is not None
-
-    def cancel_all(self) -> None:
-        with self._lock:
-            events = list(self._jobs.values())
-        for event in events:
-            event.set()
-
-
 def register(server: WorkbenchServer) -> None:
-    jobs = ReportJobs()
+    jobs = CancellableJobs("report")
 
     @request(
         server, REQUESTS["CREATE_REPORT"], Trust.EXECUTE, refused="load models to make reports"

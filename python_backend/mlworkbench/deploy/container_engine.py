@@ -33,7 +33,12 @@ from mlworkbench.deploy.deploy_errors import (
     DockerUnavailableError,
     InvalidDeployOptionError,
 )
-from mlworkbench.deploy.image_build import DEFAULT_SOCKET, SMOKE_LABEL, connect
+from mlworkbench.deploy.image_build import (
+    DEFAULT_SOCKET,
+    SMOKE_LABEL,
+    connect,
+    save_container_log,
+)
 from mlworkbench.errors import MissingPackageError
 
 if TYPE_CHECKING:
@@ -388,7 +393,7 @@ def start_container(
         _wait_healthy(container, image, timeout_s, cancelled, log)
         container.reload()
     except BaseException as error:
-        log_path = _keep_log(container)
+        log_path = save_container_log(container)
         container.remove(force=True)
         shutil.rmtree(folder, ignore_errors=True)
         if isinstance(error, ContainerStartError):
@@ -424,18 +429,6 @@ def _wait_healthy(
             raise ContainerStartError(image, "the start was cancelled", None)
         if cancelled is None:
             time.sleep(0.5)
-
-
-def _keep_log(container: Any) -> Path | None:
-    from mlworkbench.tracking.private_dirs import private_temp_dir
-
-    try:
-        text = container.logs(stdout=True, stderr=True).decode("utf-8", errors="replace")
-    except Exception:  # the container may be gone already
-        return None
-    path = private_temp_dir("mlworkbench-container-log-") / "container.log"
-    path.write_text(text, encoding="utf-8")
-    return path
 
 
 def stop_container(client: DockerClient, container: str, tokens: ContainerTokens | None) -> str:

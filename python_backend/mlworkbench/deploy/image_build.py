@@ -270,7 +270,7 @@ def smoke_test(
             raise ContainerSmokeError(
                 image,
                 f"the container predicted {str(got)[:200]}, in-process {str(expected)[:200]}",
-                _save_logs(container),
+                save_container_log(container),
             )
         return SmokeResult(
             image=image,
@@ -286,10 +286,10 @@ def smoke_test(
     except ContainerSmokeError as error:
         if error.log_path is not None:
             raise
-        raise ContainerSmokeError(image, error.reason, _save_logs(container)) from error
+        raise ContainerSmokeError(image, error.reason, save_container_log(container)) from error
     except Exception as error:
         reason = f"{type(error).__name__}: {error}"
-        raise ContainerSmokeError(image, reason, _save_logs(container)) from error
+        raise ContainerSmokeError(image, reason, save_container_log(container)) from error
     finally:
         if not keep_running:
             container.remove(force=True)
@@ -332,16 +332,18 @@ def _wait_healthy(
                 image,
                 f"the container is {status or state.get('Status')} "
                 f"(exit code {state.get('ExitCode')})",
-                _save_logs(container),
+                save_container_log(container),
             )
         if time.monotonic() - started > timeout_s:
             raise ContainerSmokeError(
-                image, f"not healthy within {timeout_s:.0f} s", _save_logs(container)
+                image, f"not healthy within {timeout_s:.0f} s", save_container_log(container)
             )
         time.sleep(0.5)
 
 
-def _save_logs(container: Any) -> Path | None:
+def save_container_log(container: Any) -> Path | None:
+    """The container's output, kept in a private file for an error to point at (None when the
+    container is gone)."""
     from mlworkbench.tracking.private_dirs import private_temp_dir
 
     try:
