@@ -1,7 +1,6 @@
 // The deploy actions on an ended run (its row in the Runs view, a model under it, or a run
 // picked from the palette): serve its model locally, build its container, generate Kubernetes
 // manifests or a GitHub Actions workflow.
-import * as path from "path";
 import * as vscode from "vscode";
 import { request } from "../common/requests";
 import type { ServerManager } from "../common/serverManager";
@@ -14,9 +13,7 @@ import { defaultImageTag, imageReferenceProblem } from "./deployNames";
 import { generateK8sManifests } from "./k8sWizard";
 import { serveLocally } from "./localServing";
 import { generateWorkflow } from "./workflowWizard";
-
-/** Runs offered by the palette's run picker. */
-const PICK_LIMIT = 100;
+import { pickEndedRun } from "../explorer/runPicker";
 
 /** A run a command is about, and which of its models when a model's row was clicked. */
 interface DeployRun {
@@ -146,26 +143,8 @@ export class RunDeployActions {
 
   /** An ended run (newest first): a model is only there once its run has finished. */
   private async pickRun(title: string): Promise<DeployRun | undefined> {
-    const target = this.deployments.server();
-    const result = await request(target.client, Requests.QUERY_RUNS, {
-      workspaceUri: target.workspaceUri,
-      orderBy: "attributes.start_time DESC",
-      limit: PICK_LIMIT,
-    });
-    const runs = result.page.runs.filter((run) => !result.running.includes(run.run_id));
-    if (runs.length === 0) {
-      void vscode.window.showInformationMessage("ML Workbench: there is no ended run yet: run a training script first.");
-      return undefined;
-    }
-    const picked = await vscode.window.showQuickPick(
-      runs.map((run) => ({
-        label: run.run_name,
-        description: `${run.status.toLowerCase()} \u00b7 ${run.experiment_name} \u00b7 ${run.run_id.slice(0, 8)}`,
-        detail: run.script ? path.basename(run.script) : undefined,
-        run,
-      })),
-      { title, matchOnDescription: true, matchOnDetail: true, ignoreFocusOut: true },
-    );
-    return picked ? { runId: picked.run.run_id, runName: picked.run.run_name } : undefined;
+    const run = await pickEndedRun(this.deployments.server(), { title, emptyMessage: "there is no ended run yet: run a training script first." });
+    return run ? { runId: run.run_id, runName: run.run_name } : undefined;
   }
+
 }

@@ -16,9 +16,7 @@ import { ReportJobs, type ReportRequest } from "./reportJobs";
 import { ReportPanel, type ReportPanelHost, type ReportSource } from "./reportPanel";
 import { askPrivacyQuery, askPrivacySynth, askRunReport, type WizardRun } from "./reportWizard";
 import { reportNameOf, RUN_REPORT_KINDS, type ReportSettings, settingsOptions } from "./reportWizardSteps";
-
-/** Runs offered by the palette's run picker. */
-const PICK_LIMIT = 100;
+import { pickEndedRun } from "../explorer/runPicker";
 
 export function registerReportCommands(context: vscode.ExtensionContext, servers: ServerManager, tree: RunsTreeProvider): vscode.Disposable[] {
   const reports = new ReportCommands(context, servers, tree);
@@ -260,26 +258,8 @@ class ReportCommands {
   }
 
   private async pickRun(target: WorkspaceClient, filter: string, title: string): Promise<WizardRun | undefined> {
-    const result = await request(target.client, Requests.QUERY_RUNS, {
-      workspaceUri: target.workspaceUri,
-      filter: filter || undefined,
-      orderBy: "attributes.start_time DESC",
-      limit: PICK_LIMIT,
-    });
-    const runs = result.page.runs.filter((run) => !result.running.includes(run.run_id));
-    if (runs.length === 0) {
-      void vscode.window.showInformationMessage("ML Workbench: there is no finished run to report on yet: run a training script first.");
-      return undefined;
-    }
-    const picked = await vscode.window.showQuickPick(
-      runs.map((run) => ({
-        label: run.run_name,
-        description: `${run.status.toLowerCase()} \u00b7 ${run.experiment_name} \u00b7 ${run.run_id.slice(0, 8)}`,
-        detail: run.script ? path.basename(run.script) : undefined,
-        run,
-      })),
-      { title, matchOnDescription: true, matchOnDetail: true, ignoreFocusOut: true },
-    );
-    return picked ? { runId: picked.run.run_id, runName: picked.run.run_name } : undefined;
+    const run = await pickEndedRun(target, { title, filter, emptyMessage: "there is no finished run to report on yet: run a training script first." });
+    return run ? { runId: run.run_id, runName: run.run_name } : undefined;
   }
+
 }
