@@ -153,3 +153,18 @@ def seeded_editor(
         server.stop()
         if (user_data / "logs").is_dir():
             shutil.copytree(user_data / "logs", artifacts / "logs", dirs_exist_ok=True)
+
+
+@contextlib.contextmanager
+def shared_editor_for_test(editor: Editor, request: Any) -> Iterator[Editor]:
+    """A module's (or class's) editor for one test: its screenshots in artifacts/<test name>/,
+    one more on failure; ready for the palette (each test may run alone)."""
+    directory = ARTIFACTS_DIR / request.node.name
+    shutil.rmtree(directory, ignore_errors=True)
+    editor.wb.use_artifacts(directory)
+    editor.wb.dismiss_quick_input()
+    editor.wb.wait_status("ML Workbench: ready", timeout=120)
+    yield editor
+    report = getattr(request.node, "rep_call", None)
+    if report is not None and report.failed:
+        editor.wb.shot("failure")

@@ -19,16 +19,15 @@ from __future__ import annotations
 import json
 import os
 import re
-import shutil
 import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from codeserver import ARTIFACTS_DIR, REPO_ROOT, Editor, Workbench, wait_for
+from codeserver import REPO_ROOT, Editor, Workbench, wait_for
 from explorer_store import CONTAINER, RUNS_VIEW, client_for, show_runs
-from report_store import RUN_NAME, seeded_editor, train_model_run
+from report_store import RUN_NAME, seeded_editor, shared_editor_for_test, train_model_run
 
 # The private engine's helpers live with the backend's Docker tests.
 if str(REPO_ROOT) not in sys.path:
@@ -91,16 +90,8 @@ def deploy_editor(
 @pytest.fixture
 def editor(deploy_editor: tuple[Editor, str], request: pytest.FixtureRequest) -> Iterator[Editor]:
     """The module's editor, its screenshots in artifacts/<test name>/ (one more on failure)."""
-    editor, _ = deploy_editor
-    directory = ARTIFACTS_DIR / request.node.name
-    shutil.rmtree(directory, ignore_errors=True)
-    editor.wb.use_artifacts(directory)
-    editor.wb.dismiss_quick_input()
-    editor.wb.wait_status("ML Workbench: ready", timeout=120)
-    yield editor
-    report = getattr(request.node, "rep_call", None)
-    if report is not None and report.failed:
-        editor.wb.shot("failure")
+    with shared_editor_for_test(deploy_editor[0], request) as editor:
+        yield editor
 
 
 def context_menu(wb: Workbench, row: Any, item: str) -> None:

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, ClassVar
@@ -30,7 +29,7 @@ from explorer_store import (
     toggle,
     wait_editor_shows,
 )
-from report_store import GROUPS, GROUPS_REPORT, RUN_NAME, seeded_editor
+from report_store import GROUPS, GROUPS_REPORT, RUN_NAME, seeded_editor, shared_editor_for_test
 
 pytestmark = pytest.mark.filterwarnings("ignore:The ``noload`` loader strategy:DeprecationWarning")
 
@@ -48,17 +47,8 @@ def reports_editor(
 @pytest.fixture
 def editor(reports_editor: tuple[Editor, str], request: pytest.FixtureRequest) -> Iterator[Editor]:
     """The class's editor, its screenshots in artifacts/<test name>/ (one more on failure)."""
-    editor, _ = reports_editor
-    directory = ARTIFACTS_DIR / request.node.name
-    shutil.rmtree(directory, ignore_errors=True)
-    editor.wb.use_artifacts(directory)
-    editor.wb.dismiss_quick_input()
-    # Each test may run alone: the palette lists our commands once the extension is up.
-    editor.wb.wait_status("ML Workbench: ready", timeout=120)
-    yield editor
-    report = getattr(request.node, "rep_call", None)
-    if report is not None and report.failed:
-        editor.wb.shot("failure")
+    with shared_editor_for_test(reports_editor[0], request) as editor:
+        yield editor
 
 
 def logged_report(workspace: Path, run_id: str, name: str) -> dict[str, Any]:
