@@ -41,6 +41,20 @@ def _add_options(parser: argparse.ArgumentParser, defaults: bool = True) -> None
         default=False if defaults else argparse.SUPPRESS,
         help="print the run's outcome as JSON on stdout",
     )
+    parser.add_argument(
+        "--target",
+        default=default,
+        metavar="TARGET",
+        help="where the script runs: local (default), ray (the workbench's local Ray cluster, "
+        "`mlworkbench compute start`) or a Ray dashboard address http://host:port",
+    )
+    parser.add_argument(
+        "--tracking-uri",
+        default=default,
+        metavar="URI",
+        help="the tracking store (default: MLFLOW_TRACKING_URI, else the workspace's "
+        "mlflow.db); a Ray target needs a tracking server's http(s):// URI",
+    )
 
 
 def _configure(parser: argparse.ArgumentParser) -> None:
@@ -93,6 +107,9 @@ def _run(args: argparse.Namespace) -> int:
     script_args = split_rest(args)
     workspace = (args.workspace or Path.cwd()).resolve()
     script = args.script if args.script.is_absolute() else Path.cwd() / args.script
+    target = args.target or "local"
+    if target != "local":
+        return _run_on_ray(args, target, script, script_args, workspace)
     started = time.monotonic()
     handle = start_run(
         script,
@@ -100,6 +117,7 @@ def _run(args: argparse.Namespace) -> int:
         workspace=workspace,
         experiment=args.experiment,
         run_name=args.run_name,
+        tracking_uri=args.tracking_uri,
     )
     on_output = _writer(sys.stderr if args.json else sys.stdout)
     cancelled = False
@@ -120,6 +138,53 @@ def _run(args: argparse.Namespace) -> int:
         file=sys.stderr,
     )
     return EXIT_CANCELLED if cancelled else result.exit_code
+
+
+def _run_on_ray(
+    args: argparse.Namespace, target: str, script: Path, script_args: list[str], workspace: Path
+) -> int:
+    """The same run on a Ray cluster: same output, summary line and exit status; Ctrl+C stops
+    the job (the run ends KILLED). The target comes from the command line only, never from a
+    workspace file: a repository must not choose where its code is sent."""
+    import os
+
+    from mlworkbench.compute.ray_cluster import resolve_target
+    from mlworkbench.compute.ray_jobs import require_tracking_server, submit_run, tracking_env
+
+    address = resolve_target(target)
+    uri = require_tracking_server(args.tracking_uri or os.environ.get("MLFLOW_TRACKING_URI"))
+    started = time.monotonic()
+    handle = submit_run(
+        address,
+        script,
+        script_args,
+        workspace=workspace,
+        tracking_uri=uri,
+        experiment=args.experiment,
+        run_name=args.run_name,
+        env=tracking_env(uri),  # the token for that server only
+    )
+    print(f"run {handle.run_id}: Ray job {handle.job_id} on {address}", file=sys.stderr)
+    on_output = _writer(sys.stderr if args.json else sys.stdout)
+    cancelled = False
+    while True:
+        try:
+            result = handle.wait(on_output=on_output)
+            break
+        except KeyboardInterrupt:
+            handle.cancel()
+            cancelled = True
+    if args.json:
+        print(json.dumps(result.to_dict(), indent=2))
+    if result.message and result.status != "FINISHED":
+        print(result.message, file=sys.stderr)  # above the summary, which stays last
+    print(
+        f"run {result.run_id} {result.status.lower()} (exit code {result.exit_code}) in "
+        f"{time.monotonic() - started:.1f} s; experiment {result.experiment_id}, "
+        f"tracking {uri}; Ray job {result.job_id} {result.job_status.lower()}",
+        file=sys.stderr,
+    )
+    return EXIT_CANCELLED if cancelled else (result.exit_code or 0)
 
 
 COMMAND = Subcommand(
