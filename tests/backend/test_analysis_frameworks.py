@@ -105,3 +105,28 @@ def test_every_framework_id_has_a_label() -> None:
         "xgboost": "XGBoost",
         "lightgbm": "LightGBM",
     }
+
+
+@pytest.mark.parametrize(
+    "code",
+    [
+        """
+        from ray.rllib.algorithms.ppo import PPOConfig
+
+        algo = PPOConfig().environment("CartPole-v1").build_algo()
+        for _ in range(3):
+            print(algo.train()["env_runners"]["episode_return_mean"])
+        """,
+        """
+        import ray.rllib.algorithms.algorithm as rl
+
+        def main(path):
+            algo = rl.Algorithm.from_checkpoint(path)
+            algo.train()
+        """,
+    ],
+)
+def test_an_rllib_training_script_is_recognised_by_its_imports_and_train_call(code: str) -> None:
+    analysis = analyze_source(textwrap.dedent(code))
+    assert analysis.frameworks == ["rllib"]
+    assert analysis.is_training_script

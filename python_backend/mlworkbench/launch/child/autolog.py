@@ -49,14 +49,22 @@ def _enable_pytorch(_: ModuleType) -> None:
     mlflow.pytorch.autolog(log_models=True, silent=True)
 
 
+def _enable_rllib(module: ModuleType) -> None:
+    from . import rllib_logging
+
+    rllib_logging.install(module)
+
+
 def autolog_hooks(frameworks: Iterable[str]) -> dict[str, Callable[[ModuleType], None]]:
-    """Module name -> enabler, for the frameworks (script_analysis ids) that MLflow covers.
+    """Module name -> enabler, for the frameworks (script_analysis ids) with autologging.
 
     - Keras 3 (what TensorFlow >= 2.16 ships as tf.keras) has its own integration,
       `mlflow.keras`; `mlflow.tensorflow` is for the older tf-keras. Enabling both would log
       every epoch twice.
     - `mlflow.pytorch.autolog` only instruments Lightning's Trainer; a plain PyTorch loop
       gets nothing from it, so it is enabled only when Lightning is installed.
+    - MLflow has no RLlib integration: ours (`rllib_logging`) hooks the module that defines
+      `Algorithm`, which every RLlib algorithm imports.
     """
     wanted = set(frameworks)
     hooks: dict[str, Callable[[ModuleType], None]] = {}
@@ -72,6 +80,8 @@ def autolog_hooks(frameworks: Iterable[str]) -> dict[str, Callable[[ModuleType],
         for module in ("lightning", "pytorch_lightning"):
             if importlib.util.find_spec(module):
                 hooks[module] = _enable_pytorch
+    if "rllib" in wanted:
+        hooks["ray.rllib.algorithms.algorithm"] = _enable_rllib
     return hooks
 
 
