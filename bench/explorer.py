@@ -1,7 +1,8 @@
 """Run explorer benchmark: the server's summary cache and comparison against MLflow's client.
 
-On a store of 10,000 runs (5 params, 5 metrics, 3 tags each; built once and cached under /tmp
-by explorer_store.py) prints, as medians of several tries:
+On a store of 10,000 runs (5 params, 5 metrics, 3 tags each; built once and cached in
+the private per-user ~/.cache/mlworkbench-bench/ by explorer_store.py) prints, as medians of
+several tries:
   (a) the first page of 100 runs through the real server's queryRuns vs a warm in-process
       `MlflowClient.search_runs(max_results=100)` (goal <= 1.0x), and the cold load separately;
   (b) `metrics.m0 < 0.5` ordered by `metrics.m1 DESC` the same two ways (goal <= 0.3 s; ratio
