@@ -116,8 +116,9 @@ define apt-install
 endef
 
 # The deploy tests start their own Docker engine on a private socket and build their base image
-# with debootstrap (there is no registry to pull from).
-TEST_APT := docker.io debootstrap iproute2
+# with debootstrap (there is no registry to pull from); the shared tracking server's tests and
+# bench start a throw-away PostgreSQL cluster from Debian's binaries (no service is enabled).
+TEST_APT := docker.io debootstrap iproute2 postgresql
 test-apt:
 	$(call apt-install,test,$(TEST_APT))
 
@@ -139,6 +140,7 @@ bench-quick: $(STAMP)/venv $(STAMP)/bundle $(VSIX) e2e-deps
 	$(VPY) bench/startup.py --quick
 	$(VPY) bench/run_overhead.py --quick
 	$(VPY) bench/sweep.py --quick
+	$(VPY) bench/runs.py --quick
 	$(VPY) bench/explorer.py --quick
 	$(VPY) bench/report_fairness.py --quick
 	$(VPY) bench/report_explain.py --quick

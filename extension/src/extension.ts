@@ -18,6 +18,7 @@ import { registerMonitorCommands } from "./monitor/monitorCommands";
 import { registerReportCommands } from "./reports/reportCommands";
 import { registerDeployCommands } from "./deploy/deployCommands";
 import { registerSweepCommands } from "./compute/sweepCommands";
+import { registerComputeCommands } from "./compute/computeCommands";
 import { registerModelsView, registerModelFromRun } from "./registry/modelsView";
 import { registerTrackingToken } from "./common/trackingToken";
 import { openTrainingScript, runScript, runScriptWith, showScriptInfo, targetUri } from "./scripts/scriptCommands";
@@ -102,6 +103,7 @@ export function activate(context: vscode.ExtensionContext): void {
     ...registerReportCommands(context, manager, tree),
     ...registerDeployCommands(context, manager),
     ...registerSweepCommands(manager, tree),
+    ...registerComputeCommands(manager, runs),
     ...registerTrackingToken(context, manager),
   );
   void onInterpreterChanged(() => void manager.restart("interpreter changed")).then((watch) => {

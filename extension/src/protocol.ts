@@ -61,6 +61,13 @@ export const Commands = {
   NEW_TEST_REQUEST: "mlWorkbench.newTestRequest",
   SEND_TEST_REQUEST: "mlWorkbench.sendTestRequest",
   SWEEP_SCRIPT: "mlWorkbench.sweepScript",
+  RUN_SCRIPT_ON: "mlWorkbench.runScriptOn",
+  REFRESH_COMPUTE: "mlWorkbench.refreshCompute",
+  START_LOCAL_CLUSTER: "mlWorkbench.startLocalCluster",
+  STOP_LOCAL_CLUSTER: "mlWorkbench.stopLocalCluster",
+  ADD_COMPUTE_TARGET: "mlWorkbench.addComputeTarget",
+  START_TRACKING_SERVER: "mlWorkbench.startTrackingServer",
+  STOP_TRACKING_SERVER: "mlWorkbench.stopTrackingServer",
 } as const;
 
 export const Requests = {
@@ -101,6 +108,11 @@ export const Requests = {
   WRITE_WORKFLOW: "mlworkbench/writeWorkflow",
   START_SWEEP: "mlworkbench/startSweep",
   CANCEL_SWEEP: "mlworkbench/cancelSweep",
+  LIST_COMPUTE_TARGETS: "mlworkbench/listComputeTargets",
+  START_LOCAL_CLUSTER: "mlworkbench/startLocalCluster",
+  STOP_LOCAL_CLUSTER: "mlworkbench/stopLocalCluster",
+  START_TRACKING_SERVER: "mlworkbench/startTrackingServer",
+  STOP_TRACKING_SERVER: "mlworkbench/stopTrackingServer",
 } as const;
 
 export const Notifications = {
@@ -164,6 +176,15 @@ export const ErrorCodes = {
   INVALID_SWEEP: 1090,
   UNKNOWN_SWEEP_PARAMETER: 1091,
   SWEEP_FAILED: 1092,
+  COMPUTE_TARGET_UNREACHABLE: 1093,
+  WORKING_DIR_TOO_LARGE: 1094,
+  TRACKING_SERVER_REQUIRED: 1095,
+  RAY_NOT_INSTALLED: 1096,
+  RAY_CLUSTER_START_FAILED: 1097,
+  INVALID_COMPUTE_TARGET: 1098,
+  TRACKING_SERVER_START_FAILED: 1100,
+  TRACKING_SERVER_NOT_RUNNING: 1101,
+  INVALID_BACKEND_STORE: 1102,
 } as const;
 
 export const Views = {
@@ -171,6 +192,7 @@ export const Views = {
   RUNS: "mlWorkbench.runs",
   MODELS: "mlWorkbench.models",
   DEPLOYMENTS: "mlWorkbench.deployments",
+  COMPUTE: "mlWorkbench.compute",
 } as const;
 
 export const ContextKeys = {
@@ -388,6 +410,8 @@ export interface ServerInfoResult {
 export interface StartRunParams {
   experiment?: string;
   runName?: string;
+  targetAddress?: string;
+  targetName?: string;
   uri: string;
   workspaceUri: string;
   args: string[];
@@ -400,6 +424,7 @@ export interface PrepareDebugRunParams {
 }
 
 export interface StartRunResult {
+  jobId?: string;
   runId: string;
   experimentId: string;
   pid: number;
@@ -868,6 +893,56 @@ export interface SweepProgressParams {
   message: string;
 }
 
+export interface ComputeTargetSetting {
+  name: string;
+  address: string;
+}
+
+export interface ListComputeTargetsParams {
+  workspaceUri: string;
+  targets: ComputeTargetSetting[];
+}
+
+export interface ComputeTargetState {
+  name: string;
+  kind: "local" | "ray";
+  address: string | null;
+  managed: boolean;
+  reachable: boolean;
+  nodes: number | null;
+  cpus: number | null;
+  gpus: number | null;
+  error: string | null;
+}
+
+export interface TrackingServerState {
+  uri: string;
+  backend: string;
+  pid: number;
+}
+
+export interface ListComputeTargetsResult {
+  targets: ComputeTargetState[];
+  trackingServer: TrackingServerState | null;
+}
+
+export interface StartLocalClusterParams {
+  numCpus?: number;
+  workspaceUri: string;
+}
+
+export interface StopLocalClusterResult {
+  stopped: boolean;
+}
+
+export interface TrackingServerParams {
+  workspaceUri: string;
+}
+
+export interface StopTrackingServerResult {
+  stopped: boolean;
+}
+
 /** Each request's params and result: `request()` (common/requests.ts) checks both. */
 export interface RequestTypes {
   "mlworkbench/analyzeScript": { params: AnalyzeScriptParams; result: ScriptAnalysis };
@@ -907,4 +982,9 @@ export interface RequestTypes {
   "mlworkbench/writeWorkflow": { params: WriteWorkflowParams; result: WrittenFiles };
   "mlworkbench/startSweep": { params: StartSweepParams; result: StartSweepResult };
   "mlworkbench/cancelSweep": { params: CancelSweepParams; result: EmptyResult };
+  "mlworkbench/listComputeTargets": { params: ListComputeTargetsParams; result: ListComputeTargetsResult };
+  "mlworkbench/startLocalCluster": { params: StartLocalClusterParams; result: ComputeTargetState };
+  "mlworkbench/stopLocalCluster": { params: NoParams; result: StopLocalClusterResult };
+  "mlworkbench/startTrackingServer": { params: TrackingServerParams; result: TrackingServerState };
+  "mlworkbench/stopTrackingServer": { params: TrackingServerParams; result: StopTrackingServerResult };
 }

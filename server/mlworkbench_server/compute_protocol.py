@@ -1,5 +1,6 @@
-"""Envelopes of the compute requests (compute_requests): start a sweep of a script's own
-parameters, cancel it, and its progress lines.
+"""Envelopes of the compute requests: a sweep of a script's own parameters (compute_requests),
+and compute targets (compute_target_requests): the Compute view's listing, the workbench's local
+Ray cluster, and the workspace's tracking server that runs on a Ray target track to.
 
 Part of the protocol (`protocol.py` lists them in ENVELOPES, `scripts/gen_protocol.py` turns
 them into TypeScript). The result is `mlworkbench sweep --json`'s document, typed and renamed
@@ -60,6 +61,62 @@ class SweepProgressParams(TypedDict):
     message: str  # "trial 2/4 lr=0.01: started (run …)", "trial 2/4 lr=0.01: FINISHED acc=0.9"
 
 
+class ComputeTargetSetting(TypedDict):
+    """One entry of `mlWorkbench.computeTargets` (a machine setting: a repository cannot name
+    where its code is sent)."""
+
+    name: str
+    address: str  # the Ray dashboard's http(s)://host:port
+
+
+class ListComputeTargetsParams(TypedDict):
+    workspaceUri: str
+    targets: list[ComputeTargetSetting]
+
+
+class ComputeTargetState(TypedDict):
+    name: str
+    kind: Literal["local", "ray"]
+    address: str | None  # None for this machine's plain processes
+    managed: bool  # the workbench's own local Ray cluster (Start/Stop apply)
+    reachable: bool
+    nodes: int | None
+    cpus: float | None
+    gpus: float | None
+    error: str | None  # why it is not reachable, naming the address
+
+
+class TrackingServerState(TypedDict):
+    uri: str
+    backend: str  # the backend store, any password redacted
+    pid: int
+
+
+class ListComputeTargetsResult(TypedDict):
+    targets: list[ComputeTargetState]
+    trackingServer: TrackingServerState | None  # the workspace's, when it runs
+
+
+class _StartLocalClusterOptions(TypedDict, total=False):
+    numCpus: int  # default: Ray's (all of this machine's)
+
+
+class StartLocalClusterParams(_StartLocalClusterOptions):
+    workspaceUri: str
+
+
+class StopLocalClusterResult(TypedDict):
+    stopped: bool  # False when none was running
+
+
+class TrackingServerParams(TypedDict):
+    workspaceUri: str
+
+
+class StopTrackingServerResult(TypedDict):
+    stopped: bool
+
+
 COMPUTE_ENVELOPES: Final[list[type]] = [
     SweepParameterValues,
     StartSweepParams,
@@ -67,4 +124,13 @@ COMPUTE_ENVELOPES: Final[list[type]] = [
     StartSweepResult,
     CancelSweepParams,
     SweepProgressParams,
+    ComputeTargetSetting,
+    ListComputeTargetsParams,
+    ComputeTargetState,
+    TrackingServerState,
+    ListComputeTargetsResult,
+    StartLocalClusterParams,
+    StopLocalClusterResult,
+    TrackingServerParams,
+    StopTrackingServerResult,
 ]

@@ -19,8 +19,16 @@ from mlworkbench.reports.report_document import ReportDocument
 from mlworkbench_server.compute_protocol import (
     COMPUTE_ENVELOPES,
     CancelSweepParams,
+    ComputeTargetState,
+    ListComputeTargetsParams,
+    ListComputeTargetsResult,
+    StartLocalClusterParams,
     StartSweepParams,
     StartSweepResult,
+    StopLocalClusterResult,
+    StopTrackingServerResult,
+    TrackingServerParams,
+    TrackingServerState,
 )
 from mlworkbench_server.deploy_protocol import (
     DEPLOY_ENVELOPES,
@@ -148,6 +156,14 @@ COMMANDS: Final[dict[str, str]] = {
     "SEND_TEST_REQUEST": "mlWorkbench.sendTestRequest",
     # Compute: a sweep of a script's own parameters (lens, editor menus, palette).
     "SWEEP_SCRIPT": "mlWorkbench.sweepScript",
+    # Compute targets: Run on… (lens, editor menus, palette) and the Compute view.
+    "RUN_SCRIPT_ON": "mlWorkbench.runScriptOn",
+    "REFRESH_COMPUTE": "mlWorkbench.refreshCompute",
+    "START_LOCAL_CLUSTER": "mlWorkbench.startLocalCluster",
+    "STOP_LOCAL_CLUSTER": "mlWorkbench.stopLocalCluster",
+    "ADD_COMPUTE_TARGET": "mlWorkbench.addComputeTarget",
+    "START_TRACKING_SERVER": "mlWorkbench.startTrackingServer",
+    "STOP_TRACKING_SERVER": "mlWorkbench.stopTrackingServer",
 }
 
 # --- custom LSP requests (client -> server) ------------------------------------------------
@@ -198,6 +214,12 @@ REQUESTS: Final[dict[str, str]] = {
     # come from analyzeScript.
     "START_SWEEP": "mlworkbench/startSweep",
     "CANCEL_SWEEP": "mlworkbench/cancelSweep",
+    # Compute targets: the Compute view, the local Ray cluster, the workspace's tracking server.
+    "LIST_COMPUTE_TARGETS": "mlworkbench/listComputeTargets",
+    "START_LOCAL_CLUSTER": "mlworkbench/startLocalCluster",
+    "STOP_LOCAL_CLUSTER": "mlworkbench/stopLocalCluster",
+    "START_TRACKING_SERVER": "mlworkbench/startTrackingServer",
+    "STOP_TRACKING_SERVER": "mlworkbench/stopTrackingServer",
 }
 
 # --- custom LSP notifications (server -> client) ------------------------------------------
@@ -275,6 +297,17 @@ ERROR_CODES: Final[dict[str, int]] = {
     "INVALID_SWEEP": 1090,
     "UNKNOWN_SWEEP_PARAMETER": 1091,
     "SWEEP_FAILED": 1092,
+    # Compute targets: Ray clusters and jobs (1093-1099).
+    "COMPUTE_TARGET_UNREACHABLE": 1093,
+    "WORKING_DIR_TOO_LARGE": 1094,
+    "TRACKING_SERVER_REQUIRED": 1095,
+    "RAY_NOT_INSTALLED": 1096,
+    "RAY_CLUSTER_START_FAILED": 1097,
+    "INVALID_COMPUTE_TARGET": 1098,
+    # The workspace's tracking server (1100-1104).
+    "TRACKING_SERVER_START_FAILED": 1100,
+    "TRACKING_SERVER_NOT_RUNNING": 1101,
+    "INVALID_BACKEND_STORE": 1102,
 }
 
 # --- views and context keys ---------------------------------------------------------------
@@ -283,6 +316,7 @@ VIEWS: Final[dict[str, str]] = {
     "RUNS": "mlWorkbench.runs",
     "MODELS": "mlWorkbench.models",
     "DEPLOYMENTS": "mlWorkbench.deployments",
+    "COMPUTE": "mlWorkbench.compute",
 }
 
 # Context keys (`when` clauses) and status bar item ids the extension sets.
@@ -340,6 +374,10 @@ class ServerInfoResult(TypedDict):
 class _StartRunOptions(TypedDict, total=False):
     experiment: str
     runName: str
+    # A Ray target (from the Compute view or `mlWorkbench.computeTargets`): the script goes to
+    # that cluster through the Ray Jobs API and tracks to the workspace's tracking server.
+    targetAddress: str
+    targetName: str
 
 
 class StartRunParams(_StartRunOptions):
@@ -354,11 +392,15 @@ class PrepareDebugRunParams(TypedDict):
     args: list[str]
 
 
-class StartRunResult(TypedDict):
+class _StartRunResultExtras(TypedDict, total=False):
+    jobId: str  # a run on a Ray target: its Ray job
+
+
+class StartRunResult(_StartRunResultExtras):
     runId: str
     experimentId: str
-    pid: int
-    logPath: str
+    pid: int  # 0 for a run on a Ray target (its process is the cluster's)
+    logPath: str  # "" for a run on a Ray target (its log is the job's)
 
 
 class DebugLaunch(TypedDict):
@@ -487,4 +529,9 @@ REQUEST_TYPES: Final[dict[str, RequestType]] = {
     "WRITE_WORKFLOW": RequestType(WriteWorkflowParams, WrittenFiles),
     "START_SWEEP": RequestType(StartSweepParams, StartSweepResult),
     "CANCEL_SWEEP": RequestType(CancelSweepParams, EmptyResult),
+    "LIST_COMPUTE_TARGETS": RequestType(ListComputeTargetsParams, ListComputeTargetsResult),
+    "START_LOCAL_CLUSTER": RequestType(StartLocalClusterParams, ComputeTargetState),
+    "STOP_LOCAL_CLUSTER": RequestType(NoParams, StopLocalClusterResult),
+    "START_TRACKING_SERVER": RequestType(TrackingServerParams, TrackingServerState),
+    "STOP_TRACKING_SERVER": RequestType(TrackingServerParams, StopTrackingServerResult),
 }

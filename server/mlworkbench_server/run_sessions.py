@@ -32,6 +32,7 @@ if TYPE_CHECKING:
         StartRunParams,
         StartRunResult,
     )
+    from mlworkbench_server.ray_runs import RayRunSession
     from mlworkbench_server.server import WorkbenchServer
 
 FLUSH_INTERVAL_S = 0.1
@@ -93,44 +94,72 @@ class RunSessions:
 
     def __init__(self, server: WorkbenchServer) -> None:
         self._server = server
-        self._handles: dict[str, RunHandle] = {}
+        self._handles: dict[str, RunHandle | RayRunSession] = {}
         self._lock = threading.Lock()
 
     def start(self, params: StartRunParams) -> StartRunResult:
         from mlworkbench.errors import MlWorkbenchError
-        from mlworkbench.launch.launcher import start_run
 
         script, workspace = launch_target(self._server, params)
         try:
-            handle = start_run(
-                script,
-                params["args"],
-                workspace=workspace,
-                python=sys.executable,
-                experiment=params.get("experiment") or None,
-                run_name=params.get("runName") or None,
-                tracking_uri=self._server.tracking_uri,
-            )
+            handle = self._launch(params, script, workspace)
         except MlWorkbenchError as error:
             raise to_lsp_error(error) from error
         with self._lock:
             self._handles[handle.run_id] = handle
         self._server.runs_changed(handle.run_id)
-        self._server.protocol.notify(
-            NOTIFICATIONS["RUN_STATUS"],
-            {"runId": handle.run_id, "status": "RUNNING", "script": str(script)},
-        )
+        status: dict[str, object] = {
+            "runId": handle.run_id,
+            "status": "RUNNING",
+            "script": str(script),
+        }
+        self._server.protocol.notify(NOTIFICATIONS["RUN_STATUS"], status)
         threading.Thread(
             target=self._follow, args=(handle,), name=f"run-{handle.run_id}", daemon=True
         ).start()
-        return {
+        result: StartRunResult = {
             "runId": handle.run_id,
             "experimentId": handle.experiment_id,
             "pid": handle.pid,
-            "logPath": str(handle.log_path),
+            "logPath": str(handle.log_path) if handle.pid else "",
         }
+        job_id = getattr(handle, "job_id", None)
+        if job_id:
+            result["jobId"] = job_id
+        return result
 
-    def _follow(self, handle: RunHandle) -> None:
+    def _launch(
+        self, params: StartRunParams, script: Path, workspace: Path
+    ) -> RunHandle | RayRunSession:
+        """On this machine, or on the Ray cluster the request names."""
+        experiment = params.get("experiment") or None
+        run_name = params.get("runName") or None
+        address = params.get("targetAddress")
+        if address:
+            from mlworkbench_server import ray_runs
+
+            return ray_runs.submit(
+                script,
+                params["args"],
+                workspace=workspace,
+                address=address,
+                tracking_setting=self._server.tracking_uri,
+                experiment=experiment,
+                run_name=run_name,
+            )
+        from mlworkbench.launch.launcher import start_run
+
+        return start_run(
+            script,
+            params["args"],
+            workspace=workspace,
+            python=sys.executable,
+            experiment=experiment,
+            run_name=run_name,
+            tracking_uri=self._server.tracking_uri,
+        )
+
+    def _follow(self, handle: RunHandle | RayRunSession) -> None:
         batcher = OutputBatcher(self._server, handle.run_id)
 
         def on_metrics(points: list[MetricPoint]) -> None:

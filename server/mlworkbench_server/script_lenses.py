@@ -1,5 +1,5 @@
-"""Code lenses on training scripts: Run, Run with…, Sweep…, Debug, the script's runs, Report…,
-and a summary of frameworks and parameters.
+"""Code lenses on training scripts: Run, Run with…, Run on… (a Ray target), Sweep…, Debug, the
+script's runs, Report…, and a summary of frameworks and parameters.
 
 Lenses come from `ast` analysis of the editor's text alone; the user's script is never
 imported, so opening a file runs nothing (which is also what makes them safe in Restricted
@@ -69,6 +69,8 @@ def lenses_for(
     actions = [("$(play) Run", COMMANDS["RUN_SCRIPT"])]
     if analysis.parameters:
         actions.append(("Run with…", COMMANDS["RUN_SCRIPT_WITH"]))
+    actions.append(("$(server-environment) Run on…", COMMANDS["RUN_SCRIPT_ON"]))
+    if analysis.parameters:
         # A sweep varies the script's own parameters: nothing to offer without them.
         actions.append(("$(beaker) Sweep…", COMMANDS["SWEEP_SCRIPT"]))
     actions.append(("$(debug-alt) Debug", COMMANDS["DEBUG_SCRIPT"]))

@@ -16,6 +16,7 @@ from pygls.uris import to_fs_path
 from mlworkbench_server import (
     __version__,
     compute_requests,
+    compute_target_requests,
     deploy_requests,
     explorer_requests,
     monitor_requests,
@@ -171,4 +172,5 @@ def create_server() -> WorkbenchServer:
     reports_requests.register(server)
     deploy_requests.register(server)
     compute_requests.register(server)
+    compute_target_requests.register(server)
     return server

@@ -52,6 +52,12 @@ CLI_VERBS: dict[str, tuple[str, ...]] = {
     "WRITE_WORKFLOW": ("ci github-actions",),
     # startSweep runs this very verb in a child process (compute_requests.sweep_argv).
     "START_SWEEP": ("sweep",),
+    # Compute targets: the local Ray cluster and the workspace's tracking server.
+    "LIST_COMPUTE_TARGETS": ("compute status", "server status"),
+    "START_LOCAL_CLUSTER": ("compute start",),
+    "STOP_LOCAL_CLUSTER": ("compute stop",),
+    "START_TRACKING_SERVER": ("server start",),
+    "STOP_TRACKING_SERVER": ("server stop",),
 }
 
 # Requests that only make sense inside an editor, each with what stands for it in a shell.

@@ -26,6 +26,7 @@ async def test_iris_script_gets_run_and_summary_lenses_on_the_main_guard(
     assert titles(found) == [
         "$(play) Run",
         "Run with…",
+        "$(server-environment) Run on…",
         "$(beaker) Sweep…",
         "$(debug-alt) Debug",
         "scikit-learn · params: n_estimators, max_depth, test_size, seed",
@@ -34,11 +35,12 @@ async def test_iris_script_gets_run_and_summary_lenses_on_the_main_guard(
     assert commands == [
         COMMANDS["RUN_SCRIPT"],
         COMMANDS["RUN_SCRIPT_WITH"],
+        COMMANDS["RUN_SCRIPT_ON"],
         COMMANDS["SWEEP_SCRIPT"],
         COMMANDS["DEBUG_SCRIPT"],
         COMMANDS["SHOW_SCRIPT_INFO"],
     ]
-    assert [list(lens.command.arguments or []) for lens in found if lens.command] == [[uri]] * 5
+    assert [list(lens.command.arguments or []) for lens in found if lens.command] == [[uri]] * 6
 
 
 async def test_torch_script_lists_pytorch_and_its_parameters(client: LanguageClient) -> None:
@@ -96,8 +98,13 @@ async def test_lenses_follow_edits(client: LanguageClient, tmp_path: Path) -> No
         )
     )
     found = await lenses(client, uri)
-    # No parameters, so no "Run with…" form and no sweep to offer.
-    assert titles(found) == ["$(play) Run", "$(debug-alt) Debug", "PyTorch · no parameters"]
+    # No parameters, so no "Run with…" form and no sweep to offer; Run on… a cluster still is.
+    assert titles(found) == [
+        "$(play) Run",
+        "$(server-environment) Run on…",
+        "$(debug-alt) Debug",
+        "PyTorch · no parameters",
+    ]
     assert found[0].range.start.line == 2
 
 

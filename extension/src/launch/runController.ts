@@ -83,7 +83,8 @@ export class RunController implements vscode.Disposable {
     return [...this.active.values()];
   }
 
-  async start(uri: vscode.Uri, args: string[]): Promise<string | undefined> {
+  /** Starts a tracked run here, or on a Ray `target` (Run on…) through the same path. */
+  async start(uri: vscode.Uri, args: string[], target?: { name: string; address: string }): Promise<string | undefined> {
     if (!(await ensureTrusted("run this script"))) {
       return undefined;
     }
@@ -106,10 +107,17 @@ export class RunController implements vscode.Disposable {
       return undefined;
     }
     const params: StartRunParams = { uri: uri.toString(), workspaceUri: folder.uri.toString(), args };
+    if (target) {
+      params.targetAddress = target.address;
+      params.targetName = target.name;
+    }
     let started: StartRunResult;
     try {
       started = await vscode.window.withProgress(
-        { location: vscode.ProgressLocation.Window, title: `Starting ${path.basename(uri.fsPath)}…` },
+        {
+          location: target ? vscode.ProgressLocation.Notification : vscode.ProgressLocation.Window,
+          title: target ? `Submitting ${path.basename(uri.fsPath)} to ${target.name}…` : `Starting ${path.basename(uri.fsPath)}…`,
+        },
         () => request(client, Requests.START_RUN, params),
       );
     } catch (error) {
@@ -120,8 +128,9 @@ export class RunController implements vscode.Disposable {
       );
       return undefined;
     }
-    const name = `ML Workbench: ${path.basename(uri.fsPath)}`;
-    const header = `run ${started.runId} · pid ${started.pid} · ${describeArgs(args)} · Ctrl+C cancels`;
+    const name = `ML Workbench: ${path.basename(uri.fsPath)}${target ? ` on ${target.name}` : ""}`;
+    const where = target ? `Ray job ${started.jobId ?? "?"} on ${target.name}` : `pid ${started.pid}`;
+    const header = `run ${started.runId} · ${where} · ${describeArgs(args)} · Ctrl+C cancels`;
     const terminal = new RunTerminal(name, header, () => void this.cancel(started.runId));
     terminal.terminal.show(true);
     const early = this.early.get(started.runId);
