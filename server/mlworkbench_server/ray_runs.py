@@ -9,7 +9,6 @@ started here on first use (`mlworkbench server start` does the same from a shell
 
 from __future__ import annotations
 
-import os
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -44,41 +43,6 @@ class RayRunOutcome:
             "job_id": self.job_id,
             "job_status": self.job_status,
         }
-
-
-def tracking_for_ray(workspace: Path, setting: str | None) -> tuple[str, dict[str, str]]:
-    """The tracking URI a job on a cluster can reach, and the environment it needs for it.
-
-    A server named by the setting is the user's choice (its token, set with ML Workbench: Set
-    Tracking Token, goes with it); otherwise the workspace's own server, started if needed. Its
-    secret becomes this process's scoped token (sent to that origin only, `tracking_token`), so
-    the run created here and the Runs view reach it; the job gets MLflow's token variable alone.
-    """
-    from mlworkbench.compute.ray_jobs import tracking_env
-    from mlworkbench.tracking import tracking_server
-
-    if setting and tracking_server.is_server_uri(setting):
-        return setting, tracking_env(setting)
-    info = tracking_server.start_server(workspace)
-    token = tracking_server.server_token(workspace)
-    if token is None:  # it stopped between the two calls
-        raise tracking_server.TrackingServerNotRunningError(workspace)
-    admit(info.uri, token)
-    return info.uri, {"MLFLOW_TRACKING_TOKEN": token}
-
-
-def admit(uri: str, token: str) -> None:
-    """Let this process's MLflow clients reach the workspace's server: its token, scoped to its
-    origin. Only used when no tracking-server setting holds the scoped token (see above)."""
-    from mlworkbench.tracking.tracking_token import (
-        AUTH_NAME,
-        MLFLOW_AUTH_ENV,
-        TOKEN_ENV,
-        TOKEN_URI_ENV,
-    )
-
-    os.environ[TOKEN_ENV], os.environ[TOKEN_URI_ENV] = token, uri
-    os.environ[MLFLOW_AUTH_ENV] = AUTH_NAME
 
 
 class RayRunSession:
@@ -125,10 +89,11 @@ def submit(
 ) -> RayRunSession:
     from mlworkbench.compute.ray_cluster import require_reachable
     from mlworkbench.compute.ray_jobs import submit_run
+    from mlworkbench.compute.ray_tracking import tracking_for_ray
 
     # An unreachable cluster is named in seconds, before a tracking server is started for it.
     require_reachable(address)
-    uri, env = tracking_for_ray(workspace, tracking_setting)
+    uri, env = tracking_for_ray(workspace, tracking_setting, start=True)
     handle = submit_run(
         address,
         script,

@@ -8,6 +8,7 @@ Ctrl+C, which interrupts the script's process group and marks the run KILLED.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import sys
 import time
@@ -149,10 +150,12 @@ def _run_on_ray(
     import os
 
     from mlworkbench.compute.ray_cluster import resolve_target
-    from mlworkbench.compute.ray_jobs import require_tracking_server, submit_run, tracking_env
+    from mlworkbench.compute.ray_jobs import submit_run
+    from mlworkbench.compute.ray_tracking import tracking_for_ray
 
     address = resolve_target(target)
-    uri = require_tracking_server(args.tracking_uri or os.environ.get("MLFLOW_TRACKING_URI"))
+    named = args.tracking_uri or os.environ.get("MLFLOW_TRACKING_URI")
+    uri, env = tracking_for_ray(workspace, named, start=False)
     started = time.monotonic()
     handle = submit_run(
         address,
@@ -162,14 +165,17 @@ def _run_on_ray(
         tracking_uri=uri,
         experiment=args.experiment,
         run_name=args.run_name,
-        env=tracking_env(uri),  # the token for that server only
+        env=env,  # the token for that server only
     )
     print(f"run {handle.run_id}: Ray job {handle.job_id} on {address}", file=sys.stderr)
     on_output = _writer(sys.stderr if args.json else sys.stdout)
     cancelled = False
     while True:
         try:
-            result = handle.wait(on_output=on_output)
+            # MLflow prints "View run … at" on stdout when it ends a run on a server: with --json,
+            # stdout stays the one JSON document.
+            with contextlib.redirect_stdout(sys.stderr):
+                result = handle.wait(on_output=on_output)
             break
         except KeyboardInterrupt:
             handle.cancel()
