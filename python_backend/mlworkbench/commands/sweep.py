@@ -5,11 +5,14 @@ A line per trial start and end on stderr (progress steps as JSON lines when the 
 runs it, MLWORKBENCH_PROGRESS=json), the best trial at the end, `--json` for one document on
 stdout. Ctrl+C or SIGTERM cancels the whole sweep (a second Ctrl+C kills the trials at once).
 Exit status: 0 when some trial finished, 1 when every trial failed, 130 when cancelled.
+`--target` takes the same values as `mlworkbench run --target`: each trial is then a Ray job
+(`compute/ray_sweep.py`) tracking to a tracking server.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import signal
@@ -25,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 from mlworkbench.commands import Subcommand
 
 if TYPE_CHECKING:
+    from mlworkbench.compute.ray_sweep import RayTrials
     from mlworkbench.compute.sweep_runner import Sweep, SweepResult, TrialOutcome
 
 EXIT_ALL_FAILED = 1
@@ -84,6 +88,20 @@ def _add_options(parser: argparse.ArgumentParser, defaults: bool = True) -> None
         default=default(False),
         help="print the sweep's outcome as JSON on stdout",
     )
+    parser.add_argument(
+        "--target",
+        default=default(None),
+        metavar="TARGET",
+        help="where the trials run: local (default), ray (the workbench's local Ray cluster, "
+        "`mlworkbench compute start`) or a Ray dashboard address http://host:port",
+    )
+    parser.add_argument(
+        "--tracking-uri",
+        default=default(None),
+        metavar="URI",
+        help="the tracking store (default: MLFLOW_TRACKING_URI, else the workspace's "
+        "mlflow.db); a Ray target needs a tracking server's http(s):// URI",
+    )
 
 
 def _configure(parser: argparse.ArgumentParser) -> None:
@@ -116,6 +134,7 @@ def _run(args: argparse.Namespace) -> int:
     fixed_args = split_rest(args)
     workspace = (args.workspace or Path.cwd()).resolve()
     script = args.script if args.script.is_absolute() else Path.cwd() / args.script
+    launcher, tracking_uri = _target(args.target or "local", args.tracking_uri)
     started = time.monotonic()
     plan = plan_sweep(
         script,
@@ -129,14 +148,18 @@ def _run(args: argparse.Namespace) -> int:
         fixed_args=fixed_args,
         experiment=args.experiment,
         run_name=args.run_name,
+        tracking_uri=tracking_uri,
     )
     seed = f" (seed {plan.seed})" if plan.seed is not None else ""
+    where = f" as Ray jobs on {launcher.address}" if launcher is not None else ""
     step(
-        f"Sweeping {len(plan.trials)} trials{seed}, {plan.max_concurrent} at a time: "
+        f"Sweeping {len(plan.trials)} trials{seed}, {plan.max_concurrent} at a time{where}: "
         f"{plan.strategy} over {', '.join(p.name for p in plan.space.parameters)}"
     )
-    sweep = Sweep(plan)
-    with _cancel_on_signals(sweep):
+    sweep = Sweep(plan, launcher=launcher)
+    # MLflow's client prints "View run … at: …" on stdout when it ends a run on a tracking
+    # server (the parent, a job's run it ends for Ray): stdout stays the one JSON document.
+    with _cancel_on_signals(sweep), contextlib.redirect_stdout(sys.stderr):
         result = sweep.run(on_event=_progress_printer(plan.metric))
     _print_summary(result, time.monotonic() - started)
     if args.json:
@@ -144,6 +167,21 @@ def _run(args: argparse.Namespace) -> int:
     if result.status == "KILLED":
         return EXIT_CANCELLED
     return EXIT_ALL_FAILED if result.status == "FAILED" else 0
+
+
+def _target(target: str, tracking_uri: str | None) -> tuple[RayTrials | None, str | None]:
+    """The trials' launcher (None: this machine) and tracking URI for `--target`, by the rules
+    of `mlworkbench run --target`: the target comes from the command line only (a repository
+    must not choose where its code is sent), and a Ray target needs a tracking server."""
+    if target == "local":
+        return None, tracking_uri
+    from mlworkbench.compute.ray_cluster import resolve_target
+    from mlworkbench.compute.ray_jobs import require_tracking_server
+    from mlworkbench.compute.ray_sweep import RayTrials
+
+    address = resolve_target(target)
+    uri = require_tracking_server(tracking_uri or os.environ.get("MLFLOW_TRACKING_URI"))
+    return RayTrials(address), uri
 
 
 def _progress_printer(metric: str | None) -> Callable[[TrialOutcome, int], None]:

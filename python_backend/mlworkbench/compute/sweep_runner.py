@@ -1,10 +1,13 @@
 """Run a planned sweep: one parent MLflow run, each trial a real tracked run nested under it.
 
-Every trial goes through `launcher.start_run`, so it records exactly what `mlworkbench run`
-would (autologging, parsed params, provenance, log), plus MLflow's own nesting tag
-`mlflow.parentRunId` set when the run is created, so MLflow's UI shows it under the parent.
-At most `max_concurrent` trials are in flight (a local process pool: each trial is its own
-process group). A failing trial does not stop the others; `cancel()` stops them all.
+Where a trial runs is a `TrialLauncher`: `LocalTrials` (the default) goes through
+`launcher.start_run`, so a trial records exactly what `mlworkbench run` would (autologging,
+parsed params, provenance, log); `compute/ray_sweep.RayTrials` submits it as a Ray job, as
+`mlworkbench run --target` does. Either way MLflow's own nesting tag `mlflow.parentRunId` is set
+when the trial's run is created, so MLflow's UI shows it under the parent, and the parent,
+progress events, best trial and cancel are this module's, the same for every target.
+At most `max_concurrent` trials are in flight (a pool of threads, each following one trial).
+A failing trial does not stop the others; `cancel()` stops them all.
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ import time
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import asdict, dataclass, replace
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Literal, Protocol
 
 from mlworkbench.compute.sweep_plan import SweepPlan
 from mlworkbench.compute.sweep_space import SweepValue, Trial
@@ -77,17 +80,117 @@ class SweepResult:
 TrialCallback = Callable[[TrialOutcome, int], None]  # (outcome, number of trials)
 
 
+@dataclass(frozen=True)
+class TrialEnd:
+    """How a started trial's run ended, as stored: what the sweep needs of any target."""
+
+    run_id: str
+    status: str  # FINISHED | FAILED | KILLED
+    exit_code: int | None
+    metrics: dict[str, float]
+    error: str | None  # the end of the output, or the target's reason, when it did not finish
+
+
+class TrialRun(Protocol):
+    """A started trial: its run exists. `cancel` may come from any thread and never blocks."""
+
+    @property
+    def run_id(self) -> str: ...
+
+    def cancel(self, grace_s: float) -> None: ...
+
+    def wait(self) -> TrialEnd: ...
+
+
+class TrialLauncher(Protocol):
+    """Where a sweep's trials run. `check` comes before the parent run exists (a target that
+    cannot take trials costs no run); `start` returns once the trial's run exists, created
+    with `tags`, or raises a typed error (that trial fails, the others go on)."""
+
+    target: str  # recorded on the parent run (`mlworkbench.compute_target`)
+
+    def check(self, plan: SweepPlan) -> None: ...
+
+    def parent_tags(self) -> dict[str, str]: ...
+
+    def start(
+        self,
+        plan: SweepPlan,
+        trial: Trial,
+        *,
+        tracking_uri: str,
+        run_name: str,
+        tags: dict[str, str],
+    ) -> TrialRun: ...
+
+
+class _LocalTrial:
+    def __init__(self, handle: RunHandle) -> None:
+        self._handle = handle
+        self.run_id = handle.run_id
+
+    def cancel(self, grace_s: float) -> None:
+        self._handle.cancel(grace_s)
+
+    def wait(self) -> TrialEnd:
+        run = self._handle.wait()
+        return TrialEnd(run.run_id, run.status, run.exit_code, run.metrics, run.error_tail)
+
+
+class LocalTrials:
+    """Each trial a process of this machine through `launcher.start_run`, in its own group."""
+
+    target = "local"
+
+    def check(self, plan: SweepPlan) -> None:
+        return None  # `start_run`'s own checks are the parent's (`_open_parent`)
+
+    def parent_tags(self) -> dict[str, str]:
+        return {}
+
+    def start(
+        self,
+        plan: SweepPlan,
+        trial: Trial,
+        *,
+        tracking_uri: str,
+        run_name: str,
+        tags: dict[str, str],
+    ) -> TrialRun:
+        from mlworkbench.launch.launcher import start_run
+
+        handle = start_run(
+            plan.script,
+            [*trial.args, *plan.fixed_args],
+            workspace=plan.workspace,
+            python=plan.python,
+            experiment=plan.experiment,
+            run_name=run_name,
+            tracking_uri=tracking_uri,
+            env=plan.env,
+            tags=tags,
+        )
+        return _LocalTrial(handle)
+
+
 class Sweep:
     """One sweep of a plan. `run()` blocks until every trial ended; `cancel()` may come from
     any thread (or a signal handler) and stops the trials in flight through the launcher's own
     cancel; trials not yet started are marked NOT_RUN."""
 
-    def __init__(self, plan: SweepPlan, *, cancel_grace_s: float = 5.0) -> None:
+    def __init__(
+        self,
+        plan: SweepPlan,
+        *,
+        cancel_grace_s: float = 5.0,
+        launcher: TrialLauncher | None = None,
+    ) -> None:
         self.plan = plan
+        self.launcher: TrialLauncher = launcher or LocalTrials()
         self.cancelled = threading.Event()
         self._grace_s = cancel_grace_s
         self._lock = threading.RLock()  # cancel() may run in a signal handler of a holder
-        self._in_flight: dict[int, RunHandle] = {}
+        self._in_flight: dict[int, TrialRun] = {}
         self.parent_run_id: str | None = None
 
     def cancel(self, grace_s: float | None = None) -> None:
@@ -105,12 +208,15 @@ class Sweep:
     def run(self, on_event: TrialCallback | None = None) -> SweepResult:
         """Create the parent run, run the trials, record the outcome on the parent.
 
-        Typed errors about the store come before the parent run exists. `on_event` is called
-        (from worker threads, one call at a time) when a trial starts (status RUNNING) and when
-        it ends.
+        Typed errors about the target and the store come before the parent run exists.
+        `on_event` is called (from worker threads, one call at a time) when a trial starts
+        (status RUNNING) and when it ends.
         """
         plan = self.plan
-        client, uri, experiment_id, parent_id = _open_parent(plan)
+        self.launcher.check(plan)
+        parent_tags = {"mlworkbench.compute_target": self.launcher.target}
+        parent_tags.update(self.launcher.parent_tags())
+        client, uri, experiment_id, parent_id = _open_parent(plan, parent_tags)
         self.parent_run_id = parent_id
         report = _serialised(on_event, len(plan.trials))
         futures: dict[int, Future[TrialOutcome]] = {}
@@ -138,23 +244,17 @@ class Sweep:
     def _run_trial(
         self, trial: Trial, uri: str, parent_id: str, report: Callable[[TrialOutcome], None]
     ) -> TrialOutcome:
-        from mlworkbench.launch.launcher import start_run
-
         plan = self.plan
         outcome = TrialOutcome(trial.index, trial.values, trial.args, NOT_RUN)
         if self.cancelled.is_set():
             return outcome
         started = time.time()
         try:
-            handle = start_run(
-                plan.script,
-                [*trial.args, *plan.fixed_args],
-                workspace=plan.workspace,
-                python=plan.python,
-                experiment=plan.experiment,
-                run_name=f"{plan.run_name or 'trial'}-{trial.index}",
+            handle = self.launcher.start(
+                plan,
+                trial,
                 tracking_uri=uri,
-                env=plan.env,
+                run_name=f"{plan.run_name or 'trial'}-{trial.index}",
                 tags={PARENT_TAG: parent_id, TRIAL_TAG: str(trial.index)},
             )
         except MlWorkbenchError as error:  # this trial could not start; the others may
@@ -185,7 +285,7 @@ class Sweep:
             run_id=run.run_id,
             metric=run.metrics.get(plan.metric) if plan.metric else None,
             exit_code=run.exit_code,
-            error=run.error_tail,
+            error=run.error,
             started_s=started,
             ended_s=time.time(),
         )
@@ -215,7 +315,9 @@ def _outcome(trial: Trial, future: Future[TrialOutcome] | None) -> TrialOutcome:
     return TrialOutcome(trial.index, trial.values, trial.args, NOT_RUN, error=error)
 
 
-def _open_parent(plan: SweepPlan) -> tuple[MlflowClient, str, str, str]:
+def _open_parent(
+    plan: SweepPlan, target_tags: dict[str, str]
+) -> tuple[MlflowClient, str, str, str]:
     """Check the store as a run would, then create the parent run (under the store lock, as
     the bootstrap creates runs: two creators of a fresh SQLite store would both migrate it).
 
@@ -255,6 +357,7 @@ def _open_parent(plan: SweepPlan) -> tuple[MlflowClient, str, str, str]:
         "mlworkbench.host": proc_info.host_name(),
         "mlworkbench.pid_start_time": proc_info.start_time(pid) or "",
         "mlworkbench.boot_id": proc_info.boot_id() or "",
+        **target_tags,
     }
     try:
         with store_lock(uri):
