@@ -344,6 +344,7 @@ export interface RunPage {
   next_offset: number | null;
   scripts: string[];
   deleted_run_ids: string[];
+  loading: boolean;
 }
 
 export interface CompareRun {
@@ -859,6 +860,7 @@ export interface StartSweepParams {
   metric?: string;
   mode?: "min" | "max";
   args?: string[];
+  targetAddress?: string;
   workspaceUri: string;
   jobId: string;
   uri: string;

@@ -116,3 +116,10 @@ test("the request carries the values as typed and the metric only with its mode"
   });
   assert.equal(sweepRequest({ swept, maxConcurrent: 1, metric: "acc" }).mode, "max");
 });
+
+test("a sweep on a Ray cluster names its address; a local one sends none", () => {
+  const local = sweepRequest({ swept: [{ name: "lr", values: ["0.1"] }], maxConcurrent: 2 });
+  assert.equal("targetAddress" in local, false);
+  const ray = sweepRequest({ swept: [{ name: "lr", values: ["0.1"] }], maxConcurrent: 2, targetAddress: "http://127.0.0.1:8265" });
+  assert.equal(ray.targetAddress, "http://127.0.0.1:8265");
+});

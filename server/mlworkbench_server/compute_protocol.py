@@ -24,6 +24,9 @@ class _StartSweepOptions(TypedDict, total=False):
     metric: str  # the final metric that picks the best trial
     mode: Literal["min", "max"]
     args: list[str]  # the script's own arguments, the same for every trial (after `--`)
+    # Trials as jobs on this Ray cluster (Compute view / `mlWorkbench.computeTargets`), tracked
+    # by the workspace's tracking server; absent: this machine's process pool.
+    targetAddress: str
 
 
 class StartSweepParams(_StartSweepOptions):

@@ -2,10 +2,12 @@
 cancel.
 
 A sweep runs the user's script many times: `startSweep` is EXECUTE and refused in Restricted
-Mode. The request becomes `mlworkbench sweep`'s argument list (one `--param=name=v1,v2` item
-per parameter, no shell, the script's own arguments last after `--`) so the editor and a
-terminal run the same sweep; the CLI checks names and values against the script's declared
-parameters and answers with its typed errors.
+Mode. With `targetAddress` its trials are jobs on that Ray cluster, tracked by the workspace's
+tracking server (`compute/ray_tracking.py`, the same choice as Run on…). The request becomes
+`mlworkbench sweep`'s argument list (one `--param=name=v1,v2` item per parameter, no shell,
+the script's own arguments last after `--`) so the editor and a terminal run the same sweep;
+the CLI checks names and values against the script's declared parameters and answers with its
+typed errors.
 """
 
 from __future__ import annotations
@@ -124,7 +126,16 @@ def register(server: WorkbenchServer) -> None:
         job_id = params["jobId"]
         cancelled = jobs.start(job_id)
         try:
-            uri = resolve_tracking_uri(workspace, ls.tracking_uri)
+            address = params.get("targetAddress")
+            if address:
+                from mlworkbench.compute.ray_cluster import require_reachable
+                from mlworkbench.compute.ray_tracking import tracking_for_ray
+
+                require_reachable(address)  # named in seconds, before a server is started
+                uri, _ = tracking_for_ray(workspace, ls.tracking_uri, start=True)
+                argv = [f"--target={address}", f"--tracking-uri={uri}", *argv]
+            else:
+                uri = resolve_tracking_uri(workspace, ls.tracking_uri)
             document = run_sweep(
                 argv,
                 script_args=rest,

@@ -115,3 +115,29 @@ async def test_run_on_an_unreachable_cluster_fails_fast_and_starts_nothing(
     # No run, no store and no tracking server were made for a cluster that is not there.
     assert not (tmp_path / "mlflow.db").exists()
     assert not (tmp_path / ".mlworkbench" / "server").exists()
+
+
+async def test_a_sweep_on_an_unreachable_cluster_fails_fast_and_starts_nothing(
+    trusted: LanguageClient, tmp_path: Path
+) -> None:
+    script = tmp_path / "train.py"
+    script.write_text(
+        "import argparse\nimport sklearn\n"
+        "p = argparse.ArgumentParser()\np.add_argument('--lr', type=float)\np.parse_args()\n"
+    )
+    down = closed_address()
+    error = await _error(
+        trusted,
+        REQUESTS["START_SWEEP"],
+        {
+            "workspaceUri": tmp_path.as_uri(),
+            "jobId": "j1",
+            "uri": script.as_uri(),
+            "params": [{"name": "lr", "values": ["0.1", "0.2"]}],
+            "targetAddress": down,
+        },
+    )
+    assert error.code == ERROR_CODES["COMPUTE_TARGET_UNREACHABLE"]
+    assert down in str(error)
+    assert not (tmp_path / "mlflow.db").exists()
+    assert not (tmp_path / ".mlworkbench" / "server").exists()

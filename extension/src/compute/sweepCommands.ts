@@ -30,6 +30,8 @@ import {
   sweepRequest,
   type SweepRequest,
 } from "./sweepForm";
+import { type TargetChoice, targetChoices } from "./computeItems";
+import { computeTargetSettings } from "./computeView";
 import { failureOutput, isSweepCancellation, sweepFailure, sweepSummary, trialLines } from "./sweepSummary";
 
 /** Runs of the script read for the metric picker. */
@@ -109,7 +111,9 @@ class SweepCommands implements vscode.Disposable {
       void vscode.window.showErrorMessage("ML Workbench: the server is not running (see Show Log).");
       return;
     }
-    const choices = await this.ask(target, uri, name, analysis.parameters);
+    const asked = await this.ask(target, uri, name, analysis.parameters);
+    const where = asked ? await this.askWhere(target, name) : undefined;
+    const choices = asked && where !== undefined ? { ...asked, ...(where ? { targetAddress: where } : {}) } : undefined;
     if (choices) {
       await this.run(target, uri, name, sweepRequest(choices), gridSize(choices.swept));
     }
@@ -177,6 +181,32 @@ class SweepCommands implements vscode.Disposable {
       { title: `Sweep ${name}: which ${metric} is best?`, ignoreFocusOut: true },
     );
     return mode ? { swept, maxConcurrent: maxConcurrent.value, metric, mode: mode.value } : undefined;
+  }
+
+  /** Where the trials run: "" for this machine, a Ray cluster's address, undefined when the user
+   * backed out. Asked only when a Ray cluster is reachable (the Compute view's targets). */
+  private async askWhere(target: WorkspaceClient, name: string): Promise<string | undefined> {
+    let rays: TargetChoice[] = [];
+    try {
+      const listing = await request(target.client, Requests.LIST_COMPUTE_TARGETS, {
+        workspaceUri: target.workspaceUri,
+        targets: computeTargetSettings().targets,
+      });
+      rays = targetChoices(listing.targets).choices.filter((choice) => choice.target !== undefined);
+    } catch (error) {
+      traceError("Sweep: could not list the compute targets; the trials run here", error);
+    }
+    if (rays.length === 0) {
+      return "";
+    }
+    const picked = await vscode.window.showQuickPick(
+      [
+        { label: "$(vm) Local", description: "this machine's process pool", address: "" },
+        ...rays.map((choice) => ({ label: choice.label, description: choice.description, detail: choice.detail, address: choice.target?.address ?? "" })),
+      ],
+      { title: `Sweep ${name}: where the trials run`, ignoreFocusOut: true },
+    );
+    return picked?.address;
   }
 
   /** The metric that picks the best trial: "" for none, undefined when the user backed out. */

@@ -11,6 +11,8 @@ export interface SweepChoices {
   maxConcurrent: number;
   metric?: string;
   mode?: "min" | "max";
+  /** A Ray cluster's address: the trials run there as jobs (absent: this machine). */
+  targetAddress?: string;
 }
 
 /** The startSweep request without the parts the command fills in (workspace, job, script). */
@@ -136,6 +138,9 @@ export function sweepRequest(choices: SweepChoices): SweepRequest {
   if (choices.metric) {
     request.metric = choices.metric;
     request.mode = choices.mode ?? "max";
+  }
+  if (choices.targetAddress) {
+    request.targetAddress = choices.targetAddress;
   }
   return request;
 }
