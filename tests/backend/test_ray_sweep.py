@@ -3,25 +3,18 @@ trials are jobs on a real local Ray cluster tracking to a real `mlflow server`."
 
 from __future__ import annotations
 
-import json
-import os
-import shutil
-import signal
-import tempfile
 import textwrap
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from test_ray_target import _await_http, _closed_port, _start_mlflow_server
+from test_ray_target import _closed_port
 
 from mlworkbench import cli
-from mlworkbench.compute import ray_cluster
 from mlworkbench.compute.ray_errors import ComputeTargetUnreachableError, WorkingDirTooLargeError
 from mlworkbench.compute.ray_sweep import RayTrials
 from mlworkbench.compute.sweep_plan import plan_sweep
-from mlworkbench.compute.sweep_runner import PARENT_TAG, TRIAL_TAG, Sweep
+from mlworkbench.compute.sweep_runner import Sweep
 
 # No framework to autolog: the trial's cost is the job, the bootstrap and one MLflow import.
 SCORE = """
@@ -148,91 +141,3 @@ def test_options_after_the_script_reach_the_sweep(workspace: Path) -> None:
     args = parser.parse_args(words)
     assert sweep_command.split_rest(args) == ["--x", "1"]
     assert (args.target, args.tracking_uri) == ("ray", "http://h:1")
-
-
-# --- on a real cluster ------------------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def ray_env() -> Iterator[dict[str, object]]:
-    """One cluster and one tracking server for the module, as test_ray_target.py starts them."""
-    with pytest.MonkeyPatch.context() as patch:
-        folder = Path(tempfile.mkdtemp(prefix="mlwb-raysweep-"))
-        patch.setenv("XDG_STATE_HOME", str(folder / "state"))
-        patch.delenv("MLFLOW_TRACKING_URI", raising=False)
-        server, uri = _start_mlflow_server(folder)
-        info = None
-        try:
-            info = ray_cluster.start_local_cluster(num_cpus=2)
-            _await_http(f"{uri}/health", 60)
-            workspace = folder / "ws"
-            workspace.mkdir()
-            (workspace / "score.py").write_text(textwrap.dedent(SCORE))
-            yield {"info": info, "uri": uri, "workspace": workspace}
-        finally:
-            try:
-                if info is not None:
-                    assert ray_cluster.stop_local_cluster()
-                    assert not ray_cluster._cluster_pids(info.pgid, info.temp_dir)
-            finally:
-                os.killpg(server.pid, signal.SIGKILL)  # its sqlite file is thrown away anyway
-                server.wait(timeout=30)
-                shutil.rmtree(folder, ignore_errors=True)
-
-
-@pytest.mark.slow
-def test_two_trials_run_as_jobs_nested_under_one_parent_and_the_best_is_picked(
-    ray_env: dict[str, object], capsys: pytest.CaptureFixture[str]
-) -> None:
-    from mlflow.tracking import MlflowClient
-
-    info = ray_env["info"]
-    assert isinstance(info, ray_cluster.ClusterInfo)
-    uri, workspace = str(ray_env["uri"]), ray_env["workspace"]
-    assert isinstance(workspace, Path)
-    words = ["--param", "lr=0.1,0.5", "--max-concurrent", "2", "--metric", "score"]
-    words += ["--tracking-uri", uri, "--experiment", "ray-sweep"]
-    started = time.monotonic()
-    status = _sweep(workspace, *words, "--target", "ray", "--json")
-    elapsed = time.monotonic() - started
-    out, err = capsys.readouterr()
-    assert status == 0, err
-    assert elapsed < 60, f"{elapsed:.1f} s"
-    document = json.loads(out)
-    assert f"2 at a time as Ray jobs on {info.address}" in err
-    assert "trial 1/2 lr=0.1: FINISHED score=1" in err
-    assert "trial 2/2 lr=0.5: FINISHED score=0.6" in err
-
-    client = MlflowClient(uri)
-    parent = client.get_run(document["parent_run_id"])
-    assert parent.info.status == "FINISHED" == document["status"]
-    assert parent.data.tags["mlworkbench.compute_target"] == "ray"
-    assert parent.data.tags["mlworkbench.ray_address"] == info.address
-    experiment = parent.info.experiment_id
-    children = client.search_runs(
-        [experiment], filter_string=f"tags.`{PARENT_TAG}` = '{parent.info.run_id}'"
-    )
-    by_trial = {int(run.data.tags[TRIAL_TAG]): run for run in children}
-    assert sorted(by_trial) == [1, 2]
-    for trial in document["trials"]:
-        child = by_trial[trial["index"]]
-        assert child.info.run_id == trial["run_id"] and child.info.status == "FINISHED"
-        assert child.info.run_name == f"trial-{trial['index']}"
-        assert child.data.tags["mlworkbench.compute_target"] == "ray"
-        assert child.data.tags["mlworkbench.ray_job_id"].startswith("mlworkbench-")
-        assert child.data.params["lr"] == str(trial["values"]["lr"])  # the script's own parse
-        assert child.data.metrics["score"] == trial["metric"]
-    assert document["best"]["index"] == 1 and document["best"]["run_id"] == by_trial[1].info.run_id
-    assert parent.data.metrics["best_score"] == 1.0
-    assert parent.data.params["best.lr"] == "0.1"
-    assert parent.data.tags["mlworkbench.sweep.best_run_id"] == by_trial[1].info.run_id
-    assert parent.data.metrics["trials_finished"] == 2.0
-
-    # An unreachable cluster with this live server: refused within seconds, no run created.
-    before = len(client.search_runs([experiment]))
-    address = f"http://127.0.0.1:{_closed_port()}"
-    refused = time.monotonic()
-    status = _sweep(workspace, *words, "--target", address)
-    assert status == cli.EXIT_USAGE and time.monotonic() - refused < 10
-    assert address in capsys.readouterr().err
-    assert len(client.search_runs([experiment])) == before

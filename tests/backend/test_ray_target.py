@@ -32,6 +32,7 @@ from mlworkbench.compute.ray_errors import (
     WorkingDirTooLargeError,
 )
 from mlworkbench.compute.ray_workdir import plan_working_dir
+from mlworkbench.compute.sweep_runner import PARENT_TAG, TRIAL_TAG
 from mlworkbench.errors import TrackingUnavailableError
 
 HOSTILE = ["; touch pwned", "$(touch pwned)", "`touch pwned`", "a b", "--flag=x y", "'\"\\"]
@@ -377,6 +378,7 @@ def ray_env() -> Iterator[dict[str, object]]:
                 ("fail.py", RAISE_SCRIPT),
                 ("missing.py", MISSING_SCRIPT),
                 ("sleep.py", SLEEP_SCRIPT),
+                ("score.py", SCORE_SCRIPT),
             ):
                 _write(workspace, name, source)
             yield {"info": info, "uri": uri, "workspace": workspace, "folder": folder}
@@ -560,3 +562,78 @@ def test_cli_run_on_the_local_cluster_streams_and_summarises(
     summary = err.strip().splitlines()[-1]
     assert summary.startswith("run ") and " finished (exit code 0) in " in summary
     assert "Ray job mlworkbench-" in summary and "succeeded" in summary
+
+
+# --- sweeps on the cluster (mlworkbench sweep --target; fast checks in test_ray_sweep.py) ----
+
+# No framework to autolog: a trial's cost is the job, the bootstrap and one MLflow import.
+SCORE_SCRIPT = """
+    import argparse
+
+    import mlflow
+
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--lr", type=float, default=0.1)
+    args = parser.parse_args()
+    mlflow.log_metric("score", 1.0 - abs(args.lr - 0.1))
+    print(f"scored lr={args.lr}", flush=True)
+"""
+
+
+def _sweep(workspace: Path, *words: str) -> int:
+    return cli.main(["sweep", "--workspace", str(workspace), str(workspace / "score.py"), *words])
+
+
+@pytest.mark.slow
+def test_a_sweep_runs_its_trials_as_jobs_nested_under_one_parent_and_picks_the_best(
+    ray_env: dict[str, object], capsys: pytest.CaptureFixture[str]
+) -> None:
+    from mlflow.tracking import MlflowClient
+
+    info = ray_env["info"]
+    assert isinstance(info, ray_cluster.ClusterInfo)
+    uri, workspace = str(ray_env["uri"]), ray_env["workspace"]
+    assert isinstance(workspace, Path)
+    words = ["--param", "lr=0.1,0.5", "--max-concurrent", "2", "--metric", "score"]
+    words += ["--tracking-uri", uri, "--experiment", "ray-sweep"]
+    status = _sweep(workspace, *words, "--target", "ray", "--json")
+    out, err = capsys.readouterr()
+    assert status == 0, err
+    document = json.loads(out)
+    assert f"2 at a time as Ray jobs on {info.address}" in err
+    assert "trial 1/2 lr=0.1: FINISHED score=1" in err
+    assert "trial 2/2 lr=0.5: FINISHED score=0.6" in err
+
+    client = MlflowClient(uri)
+    parent = client.get_run(document["parent_run_id"])
+    assert parent.info.status == "FINISHED" == document["status"]
+    assert parent.data.tags["mlworkbench.compute_target"] == "ray"
+    assert parent.data.tags["mlworkbench.ray_address"] == info.address
+    experiment = parent.info.experiment_id
+    children = client.search_runs(
+        [experiment], filter_string=f"tags.`{PARENT_TAG}` = '{parent.info.run_id}'"
+    )
+    by_trial = {int(run.data.tags[TRIAL_TAG]): run for run in children}
+    assert sorted(by_trial) == [1, 2]
+    for trial in document["trials"]:
+        child = by_trial[trial["index"]]
+        assert child.info.run_id == trial["run_id"] and child.info.status == "FINISHED"
+        assert child.info.run_name == f"trial-{trial['index']}"
+        assert child.data.tags["mlworkbench.compute_target"] == "ray"
+        assert child.data.tags["mlworkbench.ray_job_id"].startswith("mlworkbench-")
+        assert child.data.params["lr"] == str(trial["values"]["lr"])  # the script's own parse
+        assert child.data.metrics["score"] == trial["metric"]
+    assert document["best"]["index"] == 1 and document["best"]["run_id"] == by_trial[1].info.run_id
+    assert parent.data.metrics["best_score"] == 1.0
+    assert parent.data.params["best.lr"] == "0.1"
+    assert parent.data.tags["mlworkbench.sweep.best_run_id"] == by_trial[1].info.run_id
+    assert parent.data.metrics["trials_finished"] == 2.0
+
+    # An unreachable cluster with this live server: refused within seconds, no run created.
+    before = len(client.search_runs([experiment]))
+    address = f"http://127.0.0.1:{_closed_port()}"
+    refused = time.monotonic()
+    status = _sweep(workspace, *words, "--target", address)
+    assert status == cli.EXIT_USAGE and time.monotonic() - refused < 30
+    assert address in capsys.readouterr().err
+    assert len(client.search_runs([experiment])) == before
