@@ -9,6 +9,11 @@ Prints figures with ratios measured in the same run (interleaved repeats, median
   added to it, which isolates the launcher's own cost from autologging's (reported);
   10,000 metric steps read from a TensorBoard event file and logged through the mirror's
   batched log_batch vs `mlflow.log_metric` once per step (reported, no goal).
+Warm pool (launch/warm_server.py), each sample with a fresh pool in a private folder:
+  the first run when no pool exists (served cold while it starts the pool: what that costs);
+  the first run a warm pool serves (mlflow loaded, sklearn not yet) (goal <= 1.0x);
+  a repeat run (sklearn and its autologging preloaded) (goal <= 0.6x); all against the same
+  `python` peer. The cold figures above run with MLWORKBENCH_WARM=0.
 Both sides use the same SQLite store, created before timing; MLflow telemetry is off for both.
 Run: .venv/bin/python bench/run_overhead.py [--repeat N] [--steps N]
 `--quick` (what `make bench-quick` and so `make test` run) times each figure once, without the
@@ -19,6 +24,9 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
+import shutil
+import signal
 import socket
 import statistics
 import subprocess
@@ -100,21 +108,71 @@ def timed(command: list[str], workspace: Path, env: dict[str, str]) -> float:
     return time.perf_counter() - start
 
 
+def _pool_pids(root: Path) -> list[int]:
+    pids: list[int] = []
+    for log in root.glob("*/*.log"):
+        pids.extend(int(p) for p in re.findall(r"\[warm pool (\d+)\] ready", log.read_text()))
+    return pids
+
+
+def _stop_pools(root: Path) -> None:
+    for pid in _pool_pids(root):
+        try:
+            os.kill(pid, signal.SIGTERM)
+        except ProcessLookupError:
+            continue
+    for log in root.glob("*/*.log"):
+        log.unlink()
+
+
+def warm_overhead(workspace: Path, uri: str, repeat: int) -> tuple[float, float, float, float]:
+    """Medians of: first run with no pool (starts one), first run a pool serves, repeat run,
+    and the python peer, interleaved; each sample starts from no pool."""
+    runtime = Path(tempfile.mkdtemp(prefix="mlworkbench-bench-pools-"))
+    env = {**ENV, "XDG_RUNTIME_DIR": str(runtime), "MLWORKBENCH_WARM_IDLE_S": "120"}
+    ours_cmd = [sys.executable, "-m", "mlworkbench", "run", "train.py"]
+    peer_cmd = [sys.executable, "peer.py"]
+    peer_env = {**ENV, "MLFLOW_TRACKING_URI": uri}
+    starting, first, again, peer = [], [], [], []
+    try:
+        for _ in range(repeat):
+            _stop_pools(runtime)
+            starting.append(timed(ours_cmd, workspace, env))
+            deadline = time.monotonic() + 180
+            while not _pool_pids(runtime):
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"no warm pool started; see {runtime}")
+                time.sleep(0.1)
+            first.append(timed(ours_cmd, workspace, env))
+            # The pool imports sklearn between runs; a repeat run comes after that.
+            while not any("preloaded" in p.read_text() for p in runtime.glob("*/*.log")):
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"the pool preloaded nothing; see {runtime}")
+                time.sleep(0.1)
+            again.append(timed(ours_cmd, workspace, env))
+            peer.append(timed(peer_cmd, workspace, peer_env))
+    finally:
+        _stop_pools(runtime)
+        shutil.rmtree(runtime, ignore_errors=True)
+    return tuple(statistics.median(x) for x in (starting, first, again, peer))  # type: ignore[return-value]
+
+
 def launch_overhead(
     workspace: Path, uri: str, repeat: int, *, warm: bool = True
 ) -> tuple[float, float, float]:
     """Medians of: mlworkbench run, python with hand-written logging, python with autolog."""
     ours_cmd = [sys.executable, "-m", "mlworkbench", "run", "train.py"]
+    cold_env = {**ENV, "MLWORKBENCH_WARM": "0"}
     peer_cmd = [sys.executable, "peer.py"]
     auto_cmd = [sys.executable, "autologged.py"]
     peer_env = {**ENV, "MLFLOW_TRACKING_URI": uri}
     if warm:  # warm caches (bytecode, page cache) for all alike
-        timed(ours_cmd, workspace, ENV)
+        timed(ours_cmd, workspace, cold_env)
         timed(peer_cmd, workspace, peer_env)
         timed(auto_cmd, workspace, peer_env)
     ours, peer, auto = [], [], []
     for _ in range(repeat):  # interleaved so machine noise hits all alike
-        ours.append(timed(ours_cmd, workspace, ENV))
+        ours.append(timed(ours_cmd, workspace, cold_env))
         peer.append(timed(peer_cmd, workspace, peer_env))
         auto.append(timed(auto_cmd, workspace, peer_env))
     return statistics.median(ours), statistics.median(peer), statistics.median(auto)
@@ -183,6 +241,7 @@ def main() -> int:
         ours_run, peer_run, autolog_run = launch_overhead(
             workspace, uri, args.repeat, warm=not args.quick
         )
+        starting, first, again, warm_peer = warm_overhead(workspace, uri, args.repeat)
         logging = metric_logging(workspace, uri, args.steps, args.metric_repeat)
 
     rows = [
@@ -201,6 +260,27 @@ def main() -> int:
             None,
         ),
         (
+            "first run, no pool yet: starts it (s)",
+            starting,
+            warm_peer,
+            "python, same logging written in the script",
+            None,
+        ),
+        (
+            "first run served by a warm pool (s)",
+            first,
+            warm_peer,
+            "python, same logging written in the script",
+            1.0,
+        ),
+        (
+            "repeat run, sklearn preloaded (s)",
+            again,
+            warm_peer,
+            "python, same logging written in the script",
+            0.6,
+        ),
+        (
             f"log {args.steps:,} metric steps (s)",
             *logging,
             "mlflow.log_metric per step",
@@ -209,7 +289,8 @@ def main() -> int:
     ]
     print(
         f"python {sys.version.split()[0]}, {os.cpu_count()} CPUs; launch: {args.repeat} "
-        f"samples, metrics: {args.metric_repeat} samples; medians"
+        f"samples, metrics: {args.metric_repeat} samples; medians; "
+        f"load average at the end {os.getloadavg()[0]:.2f}"
     )
     if args.quick:
         print("quick mode: one sample per figure, no warm-up, goal not checked")

@@ -9,6 +9,11 @@ from collections.abc import Iterator
 import pytest
 from docker_engine import engine  # noqa: F401 - a fixture, shared with tests/server
 
+# A warm pool (launch/warm_pool.py) outlives the run that started it by its idle timeout (10 min):
+# tests that start runs would each leave one behind. The pool's own tests switch it on
+# (tests/backend/test_warm_pool.py); everywhere else runs are cold, as the bench's peers are.
+os.environ["MLWORKBENCH_WARM"] = "0"
+
 # MLflow's `set_tracking_uri` and `set_experiment` also write these to os.environ, for the
 # processes a script starts.
 MLFLOW_ENV = ("MLFLOW_TRACKING_URI", "MLFLOW_EXPERIMENT_ID")

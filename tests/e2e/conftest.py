@@ -10,6 +10,7 @@ Screenshots go to tests/e2e/artifacts/<test name>/, code-server's log and the ed
 from __future__ import annotations
 
 import contextlib
+import os
 import shutil
 from collections.abc import Iterator, Mapping
 from pathlib import Path
@@ -30,6 +31,11 @@ from codeserver import (
     write_settings,
 )
 from playwright.sync_api import BrowserContext, Playwright, sync_playwright
+
+# A warm pool (launch/warm_pool.py) outlives the run that started it by its idle timeout (10 min):
+# tests that start runs would each leave one behind. The pool's own tests switch it on
+# (tests/backend/test_warm_pool.py); everywhere else runs are cold, as the bench's peers are.
+os.environ["MLWORKBENCH_WARM"] = "0"
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

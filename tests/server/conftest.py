@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
@@ -11,6 +12,11 @@ from lsprotocol import types
 from pytest_lsp import ClientServerConfig, LanguageClient
 
 from tests.backend.docker_engine import engine  # noqa: F401 - a fixture (a private dockerd)
+
+# A warm pool (launch/warm_pool.py) outlives the run that started it by its idle timeout (10 min):
+# tests that start runs would each leave one behind. The pool's own tests switch it on
+# (tests/backend/test_warm_pool.py); everywhere else runs are cold, as the bench's peers are.
+os.environ["MLWORKBENCH_WARM"] = "0"
 
 ROOT = Path(__file__).resolve().parents[2]
 # The server as the extension starts it; it inherits this process's environment.

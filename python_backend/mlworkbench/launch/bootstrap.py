@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Any
 SETUP_FAILED = 3  # exit status when the run could not be created (the script never ran)
 PARAMS_PER_BATCH = 100  # MLflow's limit for one log_batch call
 _CHILD_PACKAGE = "_mlworkbench_child"
+WARM_TAG = "mlworkbench.warm"  # set on runs a warm pool's child served
 
 
 def _load_child(*names: str) -> list[ModuleType]:
@@ -208,9 +209,11 @@ class RunRecorder:
         )
 
 
-def _process_tags(spec: dict[str, Any]) -> dict[str, str]:
+def _process_tags(spec: dict[str, Any], *, warm: bool = False) -> dict[str, str]:
     pid = os.getpid()
     tags = {str(k): str(v) for k, v in spec["tags"].items()}
+    if warm:
+        tags[WARM_TAG] = "true"
     tags.update(
         {
             "mlworkbench.pid": str(pid),
@@ -222,7 +225,26 @@ def _process_tags(spec: dict[str, Any]) -> dict[str, str]:
     return {k: v for k, v in tags.items() if v != ""}
 
 
-def main(argv: list[str]) -> int:
+def prepare() -> None:
+    """What every run imports before its script: done once by the warm pool (warm_server.py)
+    before it forks, so its children start with mlflow and the store's modules loaded. Opens
+    no store and starts no thread: both would be broken in a forked child."""
+    for name in (
+        "mlflow",
+        "mlflow.tracking",
+        "mlflow.entities",
+        "mlflow.utils.import_hooks",
+        "mlflow.store.db.utils",  # the SQLite store's ORM and migrations: most of a run's start
+        "mlflow.store.tracking.sqlalchemy_store",
+        "alembic.script",
+    ):
+        with contextlib.suppress(ImportError):
+            importlib.import_module(name)
+
+
+def main(argv: list[str], warm_autologged: frozenset[str] | None = None) -> int:
+    """One run. `warm_autologged` is set only in a child of the warm pool: the frameworks whose
+    autologging the pool enabled already (enabling it again would cost as much as cold)."""
     if len(argv) < 3:
         print("usage: bootstrap.py SPEC SCRIPT [ARGS...]", file=sys.stderr)
         return 2
@@ -234,7 +256,10 @@ def main(argv: list[str]) -> int:
 
     try:
         opened = store_open.open_run(
-            spec["tracking_uri"], spec["experiment"], spec["run_name"], _process_tags(spec)
+            spec["tracking_uri"],
+            spec["experiment"],
+            spec["run_name"],
+            _process_tags(spec, warm=warm_autologged is not None),
         )
     except ModuleNotFoundError as error:
         kind = "missing_mlflow" if error.name == "mlflow" else "store"
@@ -268,7 +293,8 @@ def main(argv: list[str]) -> int:
     except Exception as error:
         _warn(f"the script's arguments will not be logged as params: {error}")
     try:
-        autolog.enable_autologging(spec["frameworks"], _warn)
+        done = warm_autologged or frozenset()
+        autolog.enable_autologging([f for f in spec["frameworks"] if f not in done], _warn)
     except Exception as error:
         _warn(f"autologging is off: {error}")
     signal.signal(signal.SIGTERM, _raise_terminated)

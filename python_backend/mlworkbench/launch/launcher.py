@@ -12,6 +12,7 @@ no live chart) not at all in this process: the bootstrap reports the outcome in 
 from __future__ import annotations
 
 import contextlib
+import json
 import signal
 import subprocess
 import sys
@@ -26,7 +27,7 @@ from mlworkbench.errors import (
     RunStartError,
     TrackingStoreCorruptError,
 )
-from mlworkbench.launch import run_records
+from mlworkbench.launch import run_records, warm_pool
 from mlworkbench.launch.child.proc_info import host_name, session_members
 from mlworkbench.launch.child.store_open import sqlite_path
 from mlworkbench.launch.launch_plan import (
@@ -59,6 +60,8 @@ HANDSHAKE_TIMEOUT_S = 120.0  # a first run creates the SQLite schema: seconds, n
 OUTPUT_POLL_S = 0.05
 METRICS_POLL_S = 2.0
 
+RunProcess = subprocess.Popen[bytes] | warm_pool.WarmProcess
+"""The bootstrap's process: started cold by `spawn`, or forked by the warm pool."""
 OutputCallback = Callable[[str], None]
 MetricsCallback = Callable[[list[MetricPoint]], None]
 
@@ -97,10 +100,12 @@ def start_run(
     )
     files, uri = plan.files, plan.tracking_uri
     started_s = time.time()
-    try:
-        process = spawn(plan.command, cwd=plan.cwd, env=plan.env, log_path=files.log)
-    except OSError as error:
-        raise RunStartError(f"cannot start {python}: {error.strerror or error}") from error
+    process: RunProcess | None = _start_warm(plan)
+    if process is None:
+        try:
+            process = spawn(plan.command, cwd=plan.cwd, env=plan.env, log_path=files.log)
+        except OSError as error:
+            raise RunStartError(f"cannot start {python}: {error.strerror or error}") from error
     try:
         handshake = _await_handshake(process, files, python, uri)
     except BaseException:
@@ -117,8 +122,25 @@ def start_run(
     )
 
 
+def _start_warm(plan: LaunchPlan) -> warm_pool.WarmProcess | None:
+    """The run forked by the warm pool, or None to start it cold: the pool is an optimisation,
+    so nothing it does (or fails to do) may stop a run from starting."""
+    try:
+        spec = json.loads(plan.files.spec.read_text())
+        return warm_pool.start_warm(
+            plan.command,
+            cwd=plan.cwd,
+            env=plan.env,
+            log_path=plan.files.log,
+            result_file=plan.files.result,
+            frameworks=[str(f) for f in spec.get("frameworks", [])],
+        )
+    except Exception:
+        return None
+
+
 def _await_handshake(
-    process: subprocess.Popen[bytes], files: LaunchFiles, python: str, uri: str
+    process: RunProcess, files: LaunchFiles, python: str, uri: str
 ) -> dict[str, Any]:
     deadline = time.monotonic() + HANDSHAKE_TIMEOUT_S
     while (data := run_records.read_json(files.handshake)) is None:
@@ -149,7 +171,7 @@ def _await_handshake(
     raise RunStartError(message, "" if kind == "experiment_deleted" else tail_lines(files.log))
 
 
-def _abandon(process: subprocess.Popen[bytes], files: LaunchFiles, uri: str) -> None:
+def _abandon(process: RunProcess, files: LaunchFiles, uri: str) -> None:
     """Stop a launch that failed or was interrupted (Ctrl+C) before start_run returned: nobody
     would follow that run, so it must not go on training unseen, nor stay RUNNING."""
     if process.poll() is None:
@@ -163,7 +185,7 @@ def _abandon(process: subprocess.Popen[bytes], files: LaunchFiles, uri: str) -> 
         run_records.finish_run(
             run_records.open_client(uri),
             str(handshake["run_id"]),
-            returncode=process.returncode,
+            returncode=process.wait(),  # exited: returns at once
             cancelled=True,
             log_path=files.log,
             params_file=files.params,
@@ -179,7 +201,7 @@ class RunHandle:
         *,
         run_id: str,
         experiment_id: str,
-        process: subprocess.Popen[bytes],
+        process: RunProcess,
         files: LaunchFiles,
         tracking_uri: str,
         workspace: Path,
@@ -279,7 +301,7 @@ class RunHandle:
             on_metrics(points)
 
     def _finish(self) -> RunResult:
-        returncode = self._process.returncode
+        returncode = self._process.wait()  # exited: returns at once
         exit_code, _ = run_records.describe_exit(returncode)
         cancelled = self._stopper.requested.is_set()
         report = run_records.read_json(self._files.result)
