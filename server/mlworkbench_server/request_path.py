@@ -97,6 +97,7 @@ def request(
     *,
     thread: bool = True,
     refused: str | None = None,
+    imports_mlflow: bool = True,
 ) -> Callable[[Handler[P, R]], Handler[P, R]]:
     """Register `handler(ls, params)` for `method` behind the trust check and error mapping.
 
@@ -104,6 +105,8 @@ def request(
     sent. `thread`: run it on a worker (anything that touches MLflow or the disk at length);
     handlers that answer from memory stay on the event loop. `refused`: what the user is told
     the request would have done ("register models"), when the class's wording is too vague.
+    `imports_mlflow` False: the worker does not import MLflow first (`WorkbenchServer.thread`);
+    the handler must call `ensure_mlflow_imported()` before it touches MLflow.
     """
     envelope = _PARAMS_BY_METHOD[method]  # a request without a row in the table: no server
 
@@ -118,7 +121,7 @@ def request(
                     raise to_lsp_error(error) from error
 
         server.request_trust[method] = trust
-        registered = server.thread()(checked) if thread else checked
+        registered = server.thread(imports_mlflow)(checked) if thread else checked
         server.feature(method)(registered)
         return handler
 

@@ -53,13 +53,17 @@ class WorkbenchServer(LanguageServer):
         # method -> trust class, filled by `request_path.request` (tests enumerate it).
         self.request_trust: dict[str, Trust] = {}
 
-    def thread(self) -> Callable[[F], F]:
+    def thread(self, import_mlflow: bool = True) -> Callable[[F], F]:
         """pygls's `thread()`, but the worker first imports MLflow whole, under a lock.
 
         Handlers that run in threads are the ones that touch MLflow; concurrent first imports
-        of its parts can deadlock (see `mlworkbench.tracking.mlflow_import`).
+        of its parts can deadlock (see `mlworkbench.tracking.mlflow_import`). `import_mlflow`
+        False: the handler answers some requests without MLflow (the Runs view's first page
+        from the store's tables while the cache loads) and imports it itself before using it.
         """
         mark = super().thread()
+        if not import_mlflow:
+            return mark
 
         def decorator(handler: F) -> F:
             @functools.wraps(handler)

@@ -205,3 +205,26 @@ async def test_a_run_this_server_starts_and_ends_is_fresh_in_the_next_page(
     assert result.page.runs[0].status == "FINISHED"
     assert result.page.runs[0].script == str(script)
     assert result.page.scripts == [str(script)]
+
+
+async def test_a_cold_server_pages_from_the_store_while_its_cache_loads(
+    client: LanguageClient, tmp_path: Path
+) -> None:
+    """Why: on 100,000 runs the cache takes minutes to load; the view's default page must not
+    wait for it. The quick page is marked `loading` and is exactly the cache's page."""
+    _, experiment, newest_first = make_store(tmp_path, runs=12)
+    quick = await query(client, tmp_path, limit=5, offset=5)
+    assert quick.page.loading is True
+    assert [run.run_id for run in quick.page.runs] == newest_first[5:10]
+    assert (quick.page.total, quick.page.next_offset) == (12, 10)
+    experiments = await client.protocol.send_request_async(
+        REQUESTS["LIST_EXPERIMENTS"], {"workspaceUri": tmp_path.as_uri()}
+    )
+    assert [(e.name, e.run_count) for e in experiments.experiments] == [("Default", 0), ("exp", 12)]
+    # A filter or another order waits for the cache: its answer is not `loading`.
+    filtered = await query(client, tmp_path, filter="metrics.m >= 0", orderBy="metrics.m DESC")
+    assert filtered.page.loading is False and filtered.page.total == 12
+    cached = await query(client, tmp_path, limit=5, offset=5, experimentId=experiment)
+    assert cached.page.loading is False
+    assert [run.run_id for run in cached.page.runs] == newest_first[5:10]
+    assert [r.metrics.m for r in cached.page.runs] == [r.metrics.m for r in quick.page.runs]

@@ -60,6 +60,9 @@ class RunPage:
     next_offset: int | None  # None when this is the last page
     scripts: list[str]  # distinct RunSummary.script values among all matches
     deleted_run_ids: list[str]  # runs on this page that are deleted (a `deleted` query)
+    # True: answered from the store's tables while the cache still loads (first_page.py); the
+    # same runs the cache will answer, and the view may say "loading N runs…" meanwhile.
+    loading: bool = False
 
     def to_dict(self) -> dict[str, object]:
         return asdict(self)
@@ -77,7 +80,14 @@ _Signature = tuple[object, ...] | None
 class RunCache:
     """The runs of one tracking URI; every method is safe to call from several threads."""
 
-    def __init__(self, tracking_uri: str, *, ttl_s: float = 2.0, full_reload_s: float = 60.0):
+    def __init__(
+        self,
+        tracking_uri: str,
+        *,
+        ttl_s: float = 2.0,
+        full_reload_s: float = 60.0,
+        first_page_while_loading: bool = False,
+    ):
         from mlworkbench.launch.child.store_open import sqlite_path
 
         self.tracking_uri = tracking_uri
@@ -101,6 +111,11 @@ class RunCache:
         self._stale: set[str] = set()
         self._stale_all = False
         self.full_reloads = 0  # how often the whole store was read (tests and benches look)
+        # The server's caches answer the default page from SQL while they load (first_page.py);
+        # off by default so a library caller's first query is the cache's own answer.
+        self._first_page_while_loading = first_page_while_loading
+        self._loader: threading.Thread | None = None
+        self.quick_pages = 0  # pages answered by first_page.py (tests and benches look)
 
     # --- public API -----------------------------------------------------------------------
 
@@ -126,6 +141,11 @@ class RunCache:
         if order == OrderKey("attributes", "start_time", ascending=False):
             order = None  # MLflow's default order, spelled out
         compile_filter(filter)  # an invalid filter fails before the store is read
+        if not self._loaded and self._first_page_while_loading and order is None and not filter:
+            self.start_loading()
+            quick = self._quick_page(experiment_id, offset, limit, deleted)
+            if quick is not None:
+                return quick
         with self._lock:
             self._refresh()
             if experiment_id is not None:
@@ -141,8 +161,73 @@ class RunCache:
                 deleted_run_ids=[r.run_id for r in window if r.lifecycle_stage != "active"],
             )
 
+    @property
+    def loaded(self) -> bool:
+        """Whether the store has been read whole once (queries no longer wait for it)."""
+        return self._loaded
+
+    def client(self) -> MlflowClient:
+        """The MLflow client this cache reads with (its store passed the pre-open checks)."""
+        return self._connect()
+
+    def start_loading(self) -> None:
+        """Read the store into the cache on a background thread, once; returns at once.
+
+        Meanwhile the default page is answered from SQL (`first_page_while_loading`); any other
+        query waits for the load, as before. A failed load is left for the next query to retry
+        in its own thread, which then reports the error to its caller.
+        """
+        with self._stale_lock:
+            if self._loaded or self._loader is not None:
+                return
+            self._loader = threading.Thread(
+                target=self._load_quietly, name="run-cache-load", daemon=True
+            )
+            self._loader.start()
+
+    def wait_loaded(self, timeout: float | None = None) -> bool:
+        """Wait for `start_loading`'s thread; True when the cache is loaded."""
+        loader = self._loader
+        if loader is not None:
+            loader.join(timeout)
+        return self._loaded
+
+    def _load_quietly(self) -> None:
+        try:
+            with self._lock:
+                if not self._loaded:
+                    self._refresh()
+        except Exception:  # the next query reloads and reports it
+            with self._stale_lock:
+                self._loader = None
+
+    def _quick_page(
+        self, experiment_id: str | None, offset: int, limit: int, deleted: bool
+    ) -> RunPage | None:
+        from mlworkbench.explorer.first_page import quick_run_page
+
+        if self._db is None:
+            return None
+        page = quick_run_page(
+            self._db, experiment_id=experiment_id, offset=offset, limit=limit, deleted=deleted
+        )
+        if page is None or self._loaded:  # loaded meanwhile: the cache's answer is fresher
+            return None
+        self.quick_pages += 1
+        return page
+
     def experiments(self) -> list[ExperimentInfo]:
         """Every experiment (active first, then deleted; by name) with its active run count."""
+        if not self._loaded and self._first_page_while_loading and self._db is not None:
+            from mlworkbench.explorer.first_page import experiments_from_sqlite
+
+            self.start_loading()
+            rows = experiments_from_sqlite(self._db)
+            if rows is not None and not self._loaded:
+                quick = [ExperimentInfo(*row) for row in rows]
+                return sorted(
+                    quick, key=lambda e: (e.lifecycle_stage != "active", e.name, e.experiment_id)
+                )
         with self._lock:
             self._refresh()
             counts: dict[str, int] = {}

@@ -107,10 +107,14 @@ def compare_runs(
     tracking_uri: str | None = None,
     max_points: int = 2000,
     metric_keys: Sequence[str] | None = None,
+    client: MlflowClient | None = None,
 ) -> CompareData:
     """Params, latest metrics and histories of `run_ids` (1 to MAX_RUNS, in the order given).
 
-    `metric_keys` limits the histories read (default: every metric of the runs). Raises
+    `metric_keys` limits the histories read (default: every metric of the runs). `client`: one
+    already open on a store that passed the pre-open checks (the server's run cache holds one);
+    without it the store is checked and opened here, which on a large SQLite file costs its
+    integrity check (0.6 s at 100,000 runs) on every comparison. Raises
     NoRunsToCompareError, TooManyRunsError, RunNotFoundError (for the first unknown id).
     """
     from mlworkbench.tracking.tracking_client import open_client
@@ -122,7 +126,8 @@ def compare_runs(
         raise TooManyRunsError(len(wanted))
     if max_points < MIN_POINTS:
         raise ValueError(f"max_points must be at least {MIN_POINTS}, got {max_points}")
-    client = open_client(workspace, tracking_uri)
+    if client is None:
+        client = open_client(workspace, tracking_uri)
     if client is None:
         raise RunNotFoundError(wanted[0])
     runs = [_get_run(client, run_id) for run_id in wanted]
@@ -145,12 +150,14 @@ def compare_runs(
     param_keys = sorted({k for run in compared for k in run.params})
     all_metrics = sorted({k for run in compared for k in run.metrics})
     chart_keys = set(all_metrics if metric_keys is None else metric_keys)
+    wanted_series = [
+        (run.run_id, key) for run in compared for key in sorted(run.metrics) if key in chart_keys
+    ]
     with collector_paused():  # one ORM object per metric point (gc_pause.py)
+        histories = bulk_histories(client, wanted_series)
         series = [
-            _series(client, run.run_id, key, max_points)
-            for run in compared
-            for key in sorted(run.metrics)
-            if key in chart_keys
+            _series(client, run_id, key, max_points, histories.get((run_id, key)))
+            for run_id, key in wanted_series
         ]
     return CompareData(
         runs=compared,
@@ -176,15 +183,70 @@ def _get_run(client: MlflowClient, run_id: str) -> Run:
         raise
 
 
-def _series(client: MlflowClient, run_id: str, key: str, max_points: int) -> MetricSeries:
-    history = sorted(client.get_metric_history(run_id, key), key=lambda m: (m.step, m.timestamp))
-    values = [m.value for m in history]
+# One point of a history: (step, timestamp, value), NaN as float("nan") as MLflow returns it.
+Point = tuple[int, int, float]
+
+
+def bulk_histories(
+    client: MlflowClient, wanted: Sequence[tuple[str, str]]
+) -> dict[tuple[str, str], list[Point]]:
+    """Every history in `wanted` ((run id, key) pairs) read with one query, where possible.
+
+    Why: `get_metric_history` costs a query and an ORM object per point for each run and key;
+    10 runs x 3 metrics x 1,000 steps took 1.0 s that way, one column query ~0.1 s. The query
+    goes through MLflow's own SQL store, session and `SqlMetric` model (so its schema is the one
+    this MLflow reads), in MLflow's order (timestamp, step, value) and with its NaN rule
+    (`is_nan` rows read as NaN). Any other store (a tracking server), or any error here, gives
+    an empty answer and the caller reads each history through `get_metric_history` instead.
+    """
+    if not wanted:
+        return {}
+    try:
+        from mlflow.store.tracking.dbmodels.models import SqlMetric
+        from mlflow.store.tracking.sqlalchemy_store import SqlAlchemyStore
+
+        store = client._tracking_client.store
+        if not isinstance(store, SqlAlchemyStore):
+            return {}
+        run_ids = sorted({run_id for run_id, _ in wanted})
+        keys = sorted({key for _, key in wanted})
+        found: dict[tuple[str, str], list[Point]] = {pair: [] for pair in wanted}
+        with store.ManagedSessionMaker() as session:
+            rows = (
+                session.query(
+                    SqlMetric.run_uuid,
+                    SqlMetric.key,
+                    SqlMetric.step,
+                    SqlMetric.timestamp,
+                    SqlMetric.value,
+                    SqlMetric.is_nan,
+                )
+                .filter(SqlMetric.run_uuid.in_(run_ids), SqlMetric.key.in_(keys))
+                .order_by(SqlMetric.timestamp, SqlMetric.step, SqlMetric.value)
+                .all()
+            )
+        for run_id, key, step, timestamp, value, is_nan in rows:
+            points = found.get((run_id, key))
+            if points is not None:
+                points.append((int(step), int(timestamp), math.nan if is_nan else float(value)))
+        return found
+    except Exception:  # any surprise: the per-history path is always right
+        return {}
+
+
+def _series(
+    client: MlflowClient, run_id: str, key: str, max_points: int, points: list[Point] | None
+) -> MetricSeries:
+    if points is None:
+        points = [(m.step, m.timestamp, m.value) for m in client.get_metric_history(run_id, key)]
+    history = sorted(points, key=lambda p: (p[0], p[1]))  # stable: MLflow's order within ties
+    values = [p[2] for p in history]
     kept = downsample(values, max_points)
     return MetricSeries(
         run_id=run_id,
         key=key,
-        steps=[history[i].step for i in kept],
-        timestamps=[history[i].timestamp for i in kept],
+        steps=[history[i][0] for i in kept],
+        timestamps=[history[i][1] for i in kept],
         values=[json_number(values[i]) for i in kept],
         total_points=len(history),
         downsampled=len(kept) < len(history),
