@@ -49,30 +49,44 @@ def test_real_environment_with_default_extras_is_ok(tmp_path: Path) -> None:
     assert report.missing_extras() == []
 
 
+# The test environment installs every extra: an extra naming a distribution that exists nowhere
+# stands for one the user has not installed.
+ABSENT = "mlworkbenchabsent"
+
+
+@pytest.fixture
+def absent_extra(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The `rllib` extra, as if it needed ABSENT (never installed)."""
+    monkeypatch.setitem(doctor._FEATURE_EXTRAS, "rllib", [ABSENT])
+    monkeypatch.setitem(doctor.EXTRAS, "rllib", [ABSENT])
+
+
+@pytest.mark.usefixtures("absent_extra")
 def test_extra_with_a_missing_package_is_not_ok() -> None:
     with pytest.raises(PackageNotFoundError):
-        version("ray")  # the test environment deliberately has no Ray
+        version(ABSENT)
     report = run_doctor(["rllib"])
     assert not report.ok
-    assert report.missing == ["ray"]
-    assert report.packages == [PackageStatus("ray", "rllib", None)]
+    assert report.missing == [ABSENT]
+    assert report.packages == [PackageStatus(ABSENT, "rllib", None)]
     assert report.missing_extras() == ["rllib"]
 
 
+@pytest.mark.usefixtures("absent_extra")
 def test_a_distribution_on_sys_path_counts_unless_its_path_is_excluded(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    bundled = fake_distribution(tmp_path / "bundled", "ray", "9.9.9")
+    bundled = fake_distribution(tmp_path / "bundled", ABSENT, "9.9.9")
     monkeypatch.syspath_prepend(str(bundled))
     seen = run_doctor(["rllib"])
     assert seen.ok
-    assert seen.packages == [PackageStatus("ray", "rllib", "9.9.9")]
+    assert seen.packages == [PackageStatus(ABSENT, "rllib", "9.9.9")]
     # Excluded paths match after normalisation (trailing separator, "..", symlinks).
     link = tmp_path / "link"
     link.symlink_to(bundled)
     for spelling in (str(bundled), str(bundled) + "/", str(bundled / ".." / "bundled"), str(link)):
         hidden = run_doctor(["rllib"], exclude_paths=[spelling])
-        assert hidden.missing == ["ray"], spelling
+        assert hidden.missing == [ABSENT], spelling
 
 
 def test_the_first_distribution_on_sys_path_wins_like_import_does(
@@ -156,10 +170,11 @@ def test_empty_tracking_env_counts_as_unset(
     assert report.tracking_uri_source == "default"
 
 
+@pytest.mark.usefixtures("absent_extra")
 def test_to_dict_is_json_able() -> None:
     data = json.loads(json.dumps(run_doctor(["tracking", "rllib"]).to_dict()))
-    assert data["packages"][1] == {"name": "ray", "required_by": "rllib", "installed": None}
-    assert data["missing"] == ["ray"]
+    assert data["packages"][1] == {"name": ABSENT, "required_by": "rllib", "installed": None}
+    assert data["missing"] == [ABSENT]
     assert data["missing_extras"] == ["rllib"]
     assert data["ok"] is False
 
