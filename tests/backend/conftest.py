@@ -15,13 +15,16 @@ from docker_engine import engine  # noqa: F401 - a fixture, shared with tests/se
 os.environ["MLWORKBENCH_WARM"] = "0"
 
 # MLflow's `set_tracking_uri` and `set_experiment` also write these to os.environ, for the
-# processes a script starts.
+# processes a script starts; the report commands' `--json`/`--progress` write MLWORKBENCH_PROGRESS
+# (commands/report_common.set_progress), which silences the progress lines later CLI tests read.
 MLFLOW_ENV = ("MLFLOW_TRACKING_URI", "MLFLOW_EXPERIMENT_ID")
+PROCESS_ENV = (*MLFLOW_ENV, "MLWORKBENCH_PROGRESS")
 
 
 @pytest.fixture(scope="module", autouse=True)
 def mlflow_state_restored() -> Iterator[None]:
-    """Put MLflow's process-wide tracking URI and experiment back as they were after each module.
+    """Put MLflow's process-wide tracking URI and experiment (and the CLI's progress mode) back
+    as they were after each module.
 
     A module that logs in-process through MLflow's fluent API (or calls library code that does)
     would otherwise leave them set for every later module in the same process: a fluent run
@@ -30,7 +33,7 @@ def mlflow_state_restored() -> Iterator[None]:
     depends on the order and, under pytest-xdist, on the worker, so the leak made failures that
     came and went.
     """
-    saved = {name: os.environ.get(name) for name in MLFLOW_ENV}
+    saved = {name: os.environ.get(name) for name in PROCESS_ENV}
     yield
     mlflow = sys.modules.get("mlflow")
     if mlflow is not None:
