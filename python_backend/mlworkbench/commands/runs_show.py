@@ -63,7 +63,7 @@ def _show(args: argparse.Namespace) -> int:
     workspace, run_id = target(args)
     client, run, experiment = open_run(workspace, run_id)
     details = details_of(client, run, experiment)
-    artifacts = _walk(lambda path: list_entries(client, run_id, path))
+    artifacts = _walk(lambda path: list_entries(client, run, path))
     if args.json:
         print_json(details, artifacts=[a.to_dict() for a in artifacts])
         return 0

@@ -50,8 +50,8 @@ def resolve_artifact(
     from mlworkbench.explorer.run_lookup import open_run
 
     relative = check_artifact_path(path)
-    _, run, _ = open_run(workspace, run_id, tracking_uri)
-    root = local_artifact_root(run.info.artifact_uri)
+    client, run, _ = open_run(workspace, run_id, tracking_uri)
+    root = local_artifact_root(run.info.artifact_uri, str(client.tracking_uri))
     if root is None:
         require_local(run.info.artifact_uri, f"the artifacts of run {run.info.run_id}")
         root = download_dir("artifacts", run.info.run_id)

@@ -13,6 +13,8 @@ from urllib.request import url2pathname
 
 from mlworkbench.errors import ArtifactPathRefusedError
 
+SERVED_ARTIFACTS_DIR = "mlartifacts"  # tracking_server.start_server's --artifacts-destination
+
 # Characters that mean something else in a URI or to another OS, and so never appear in a path
 # MLflow itself lists: refused outright rather than interpreted.
 _REFUSED_CHARS = {
@@ -46,9 +48,16 @@ def check_artifact_path(path: str) -> str:
     return "/".join(parts)
 
 
-def local_artifact_root(artifact_uri: str) -> Path | None:
-    """The folder of a run's artifacts when the store keeps them on this machine, else None."""
+def local_artifact_root(artifact_uri: str, store_uri: str | None = None) -> Path | None:
+    """The folder of a run's artifacts when the store keeps them on this machine, else None.
+
+    Pass the tracking store's URI (`MlflowClient.tracking_uri`) so that an `mlflow-artifacts:/`
+    location logged through the workspace's own tracking server maps to the folder that server
+    keeps it in (`served_artifact_root`).
+    """
     parsed = urlparse(artifact_uri)
+    if parsed.scheme == "mlflow-artifacts":
+        return served_artifact_root(artifact_uri, store_uri) if store_uri else None
     if parsed.scheme == "file":
         if parsed.netloc not in ("", "localhost"):
             return None
@@ -56,6 +65,36 @@ def local_artifact_root(artifact_uri: str) -> Path | None:
     if parsed.scheme == "" or (len(parsed.scheme) == 1 and artifact_uri[1:2] == ":"):
         return Path(artifact_uri)  # a plain path (a Windows drive looks like a scheme)
     return None
+
+
+def served_artifact_root(artifact_uri: str, store_uri: str) -> Path | None:
+    """Where `mlworkbench server` stored an `mlflow-artifacts:/<path>` location, or None.
+
+    Runs tracked through the workspace's tracking server (Ray jobs, several processes) get such
+    a location, which MLflow resolves only through an http tracking URI: a client on the
+    workspace's SQLite file, which the Runs view reads whether the server is up or not, could
+    neither list nor open them. The server proxies them into `mlartifacts` beside its SQLite
+    store (`tracking_server.start_server`), so that is where they are read, in place. Only a
+    location without a host maps, only for a SQLite store, and only into a real `mlartifacts`
+    folder (not a symlink a repository could ship); a location whose path would leave that
+    folder is refused rather than followed.
+    """
+    from mlworkbench.launch.child.store_open import sqlite_path
+
+    parsed = urlparse(artifact_uri)
+    database = sqlite_path(store_uri)
+    if parsed.scheme != "mlflow-artifacts" or parsed.netloc or database is None:
+        return None
+    base = database.parent / SERVED_ARTIFACTS_DIR
+    if base.is_symlink() or not base.is_dir():
+        return None
+    relative = check_artifact_path(parsed.path.lstrip("/"))
+    target = inside(base, relative)
+    if target is None:
+        raise ArtifactPathRefusedError(
+            artifact_uri, f"it resolves outside {base} (through a symlink)"
+        )
+    return target
 
 
 def inside(root: Path, relative: str) -> Path | None:

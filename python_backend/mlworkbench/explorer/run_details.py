@@ -69,14 +69,22 @@ def get_run_details(workspace: Path, run_id: str, *, tracking_uri: str | None = 
 
 
 def details_of(client: MlflowClient, run: Run, experiment: Experiment) -> RunDetails:
-    from mlworkbench.tracking.network_access import is_local, network_allowed
+    from mlworkbench.errors import ArtifactPathRefusedError
+    from mlworkbench.explorer.artifact_listing import artifacts_on_this_machine
+    from mlworkbench.tracking.network_access import network_allowed
 
     info, data = run.info, run.data
     tags = dict(data.tags)
     # In Restricted Mode a run whose artifacts live off this machine shows none (listing them
-    # would contact that host); `list_artifacts` says why when the user opens them.
-    artifacts_reachable = network_allowed() or is_local(info.artifact_uri)
-    top = list_entries(client, info.run_id, None) if artifacts_reachable else []
+    # would contact that host); `list_artifacts` says why when the user opens them. So does a
+    # served location that would lead out of the server's folder: the page still shows the run.
+    try:
+        artifacts_reachable = network_allowed() or artifacts_on_this_machine(
+            client, info.artifact_uri
+        )
+        top = list_entries(client, run, None) if artifacts_reachable else []
+    except ArtifactPathRefusedError:
+        artifacts_reachable, top = False, []
     return RunDetails(
         run_id=info.run_id,
         experiment_id=info.experiment_id,
@@ -93,7 +101,7 @@ def details_of(client: MlflowClient, run: Run, experiment: Experiment) -> RunDet
         system_tags={k: v for k, v in tags.items() if k.startswith(SYSTEM_PREFIXES)},
         note=tags.get(NOTE_TAG),
         artifact_uri=info.artifact_uri,
-        log_artifact=_log_artifact(client, info.run_id, top) if artifacts_reachable else None,
+        log_artifact=_log_artifact(client, run, top) if artifacts_reachable else None,
         args=script_args(tags),
         models=run_models(client, run),
     )
@@ -138,8 +146,9 @@ def list_artifacts(
 
     relative = check_artifact_path(path) if path else None
     client, run, _ = open_run(workspace, run_id, tracking_uri)
-    require_local(run.info.artifact_uri, f"the artifacts of run {run.info.run_id}")
-    root = local_artifact_root(run.info.artifact_uri)
+    root = local_artifact_root(run.info.artifact_uri, str(client.tracking_uri))
+    if root is None:
+        require_local(run.info.artifact_uri, f"the artifacts of run {run.info.run_id}")
     if relative is not None and root is not None:
         if not (root / relative).exists():
             raise ArtifactNotFoundError(run.info.run_id, relative)
@@ -147,19 +156,21 @@ def list_artifacts(
             raise ArtifactPathRefusedError(
                 relative, "it resolves outside the run's artifact folder (through a symlink)"
             )
-    return list_entries(client, run.info.run_id, relative)
+    return list_entries(client, run, relative)
 
 
-def list_entries(client: MlflowClient, run_id: str, path: str | None) -> list[ArtifactEntry]:
+def list_entries(client: MlflowClient, run: Run, path: str | None) -> list[ArtifactEntry]:
+    from mlworkbench.explorer.artifact_listing import list_run_artifacts
+
     return [
         ArtifactEntry(path=f.path, is_dir=f.is_dir, size=None if f.is_dir else f.file_size)
-        for f in sorted(client.list_artifacts(run_id, path), key=lambda f: f.path)
+        for f in sorted(list_run_artifacts(client, run, path), key=lambda f: f.path)
     ]
 
 
-def _log_artifact(client: MlflowClient, run_id: str, top: list[ArtifactEntry]) -> str | None:
+def _log_artifact(client: MlflowClient, run: Run, top: list[ArtifactEntry]) -> str | None:
     folder = LOG_ARTIFACT.rsplit("/", 1)[0]
     if not any(e.is_dir and e.path == folder for e in top):
         return None
-    inside = list_entries(client, run_id, folder)
+    inside = list_entries(client, run, folder)
     return LOG_ARTIFACT if any(e.path == LOG_ARTIFACT for e in inside) else None

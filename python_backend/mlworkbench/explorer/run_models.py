@@ -15,8 +15,9 @@ from typing import TYPE_CHECKING, Any
 
 from mlworkbench.errors import ArtifactNotFoundError, ArtifactPathRefusedError
 from mlworkbench.explorer.artifact_access import MODEL_FILE, ResolvedArtifact
-from mlworkbench.explorer.artifact_paths import inside, local_artifact_root
-from mlworkbench.tracking.network_access import is_local, network_allowed, require_local
+from mlworkbench.explorer.artifact_listing import artifacts_on_this_machine, list_run_artifacts
+from mlworkbench.explorer.artifact_paths import inside, local_artifact_root, served_artifact_root
+from mlworkbench.tracking.network_access import network_allowed, require_local
 from mlworkbench.tracking.private_dirs import download_dir
 
 if TYPE_CHECKING:
@@ -38,7 +39,7 @@ class RunModel:
 
 def run_models(client: MlflowClient, run: Any) -> list[RunModel]:
     """LoggedModels first (by creation), then artifact folders with an MLmodel file (by path)."""
-    run_id = run.info.run_id
+    run_id, store = run.info.run_id, str(client.tracking_uri)
     logged = client.search_logged_models(
         experiment_ids=[run.info.experiment_id], filter_string=f"source_run_id='{run_id}'"
     )
@@ -49,23 +50,39 @@ def run_models(client: MlflowClient, run: Any) -> list[RunModel]:
             uri=f"models:/{model.model_id}",
             # The artifact location, not `models:/<id>`: MLflow's sqlite registry resolves that
             # URI through the process-wide tracking URI, not this client's (MLflow 3.17).
-            source=model.artifact_location,
+            source=_located(model.artifact_location, store),
             model_id=model.model_id,
         )
         for model in logged
     ]
     root = run.info.artifact_uri.rstrip("/")
-    if not (network_allowed() or is_local(root)):
-        return found  # Restricted Mode: walking remote artifacts would contact their host
+    try:
+        # Restricted Mode: walking remote artifacts would contact their host.
+        reachable = network_allowed() or artifacts_on_this_machine(client, root)
+        folders = mlmodel_folders(client, run) if reachable else []
+    except ArtifactPathRefusedError:
+        folders = []  # a served location that leads out: no folder model can be opened there
     found.extend(
-        RunModel(folder, f"runs:/{run_id}/{folder}", f"{root}/{folder}", model_id=None)
-        for folder in mlmodel_folders(client, run_id)
+        RunModel(folder, f"runs:/{run_id}/{folder}", _located(f"{root}/{folder}", store), None)
+        for folder in folders
         if folder not in names
     )
     return found
 
 
-def mlmodel_folders(client: MlflowClient, run_id: str) -> list[str]:
+def _located(location: str, store: str) -> str:
+    """`location`, or the folder on this machine where the workspace's tracking server keeps
+    an `mlflow-artifacts:/` one (`artifact_paths.served_artifact_root`): MLflow cannot load
+    that scheme through a SQLite store, so serving, reports and deploy builds get the folder.
+    A location that would lead out of that folder stays as it is, for MLflow to refuse."""
+    try:
+        served = served_artifact_root(location, store)
+    except ArtifactPathRefusedError:
+        return location
+    return location if served is None else str(served)
+
+
+def mlmodel_folders(client: MlflowClient, run: Any) -> list[str]:
     """The run's artifact folders holding an MLmodel file (the walk sees at most
     MAX_ARTIFACT_ENTRIES entries).
 
@@ -80,7 +97,7 @@ def mlmodel_folders(client: MlflowClient, run_id: str) -> list[str]:
     while pending and seen < MAX_ARTIFACT_ENTRIES:
         folder = pending.pop()
         try:
-            entries = client.list_artifacts(run_id, folder or None)
+            entries = list_run_artifacts(client, run, folder or None)
         except MlflowException:
             if not folder:
                 raise
@@ -111,13 +128,14 @@ def resolve_model_file(
     model = next((m for m in run_models(client, run) if m.label == label), None)
     if model is None:
         raise ArtifactNotFoundError(run.info.run_id, f"model {label}")
-    root = local_artifact_root(model.source)
+    store = str(client.tracking_uri)
+    root = local_artifact_root(model.source, store)
     if root is None:
         require_local(model.source, f"model {label} of run {run.info.run_id}")
         root, relative = _download(workspace, run.info.run_id, model), MODEL_FILE
     elif model.model_id is None:
         # A folder model: the folder itself may be a symlink, so the bound is the run's root.
-        run_root = local_artifact_root(run.info.artifact_uri)
+        run_root = local_artifact_root(run.info.artifact_uri, store)
         root, relative = (
             (run_root, f"{model.label}/{MODEL_FILE}") if run_root else (root, MODEL_FILE)
         )
