@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from mlworkbench.launch.results import MetricPoint
 
 OutputCallback = Callable[[str], None]
+METRICS_POLL_S = 2.0  # how often a job's metrics are read back for the live chart
 
 
 @dataclass(frozen=True)
@@ -63,18 +64,73 @@ class RayRunSession:
         on_output: OutputCallback | None = None,
         on_metrics: Callable[[list[MetricPoint]], None] | None = None,
     ) -> RayRunOutcome:
-        result = self._handle.wait(on_output=on_output, cancel=self._cancel)
+        done = threading.Event()
+        poller = None
+        if on_metrics is not None:
+            poller = threading.Thread(
+                target=follow_metrics,
+                args=(self.tracking_uri, self.run_id, on_metrics, done),
+                name=f"ray-metrics-{self.run_id}",
+                daemon=True,
+            )
+            poller.start()
+        try:
+            result = self._handle.wait(on_output=on_output, cancel=self._cancel)
+        finally:
+            done.set()
+            if poller is not None:
+                poller.join(timeout=METRICS_POLL_S * 2)
         return RayRunOutcome(
             run_id=result.run_id,
             status=result.status,
             job_id=result.job_id,
             job_status=result.job_status,
             message=result.message,
+            metrics=result.metrics,
         )
 
     def cancel(self, grace_s: float = 5.0) -> None:
         self._cancel.set()
         self._handle.cancel()
+
+
+def follow_metrics(
+    tracking_uri: str,
+    run_id: str,
+    on_metrics: Callable[[list[MetricPoint]], None],
+    done: threading.Event,
+    interval_s: float = METRICS_POLL_S,
+) -> None:
+    """Send the live chart each metric's newest value while the job runs, and once more after.
+
+    A local run streams every point from its own process; a job's points go straight from the
+    cluster to the tracking server, so they are read back from there: one `get_run` per
+    interval (whatever the number of metrics), each metric's latest (step, value) when it
+    changed. The chart samples the curve at that rate; the Runs view and Compare read every
+    point from the store. Errors (the server restarting) skip a poll, never end the run.
+    """
+    from mlflow.tracking import MlflowClient
+
+    from mlworkbench.launch.results import MetricPoint
+
+    client = MlflowClient(tracking_uri)
+    seen: dict[str, tuple[int, int, float]] = {}
+    while True:
+        finished = done.wait(interval_s)
+        try:
+            latest = client.get_run(run_id).data._metric_objs  # Metric objects: step, timestamp
+        except Exception:  # a missed poll: the next one (or the store) has it
+            latest = []
+        points = []
+        for metric in latest:
+            mark = (int(metric.step), int(metric.timestamp), float(metric.value))
+            if seen.get(metric.key) != mark:
+                seen[metric.key] = mark
+                points.append(MetricPoint(metric.key, mark[2], mark[0], mark[1]))
+        if points:
+            on_metrics(sorted(points, key=lambda p: (p.timestamp_ms, p.key)))
+        if finished:
+            return
 
 
 def submit(

@@ -49,6 +49,7 @@ export class RunsTreeProvider implements vscode.TreeDataProvider<RunsNode>, vsco
   private readonly changed = new vscode.EventEmitter<RunsNode | undefined>();
   readonly onDidChangeTreeData = this.changed.event;
   private debounce: NodeJS.Timeout | undefined;
+  private debounceDue = 0;
   private lastError: string | undefined;
   private running = new Set<string>();
   private pages = new Map<string, PageState>();
@@ -91,11 +92,18 @@ export class RunsTreeProvider implements vscode.TreeDataProvider<RunsNode>, vsco
   /**
    * Coalesces bursts of changes (a run logging, the store file being written) into one refresh
    * per `delayMs`: a throttle, not a debounce, so a run logging every second still shows up.
+   * A sooner request (a run that just ended, 200 ms) brings a pending later one forward, so the
+   * row's state never lags the "finished" notification by a store-watch delay.
    */
   refreshSoon(delayMs = 1000): void {
+    const due = Date.now() + delayMs;
     if (this.debounce) {
-      return;
+      if (this.debounceDue <= due) {
+        return;
+      }
+      clearTimeout(this.debounce);
     }
+    this.debounceDue = due;
     this.debounce = setTimeout(() => {
       this.debounce = undefined;
       this.refresh();

@@ -15,6 +15,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+SUPPRESS_URL_ENV = "MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT"
+
 
 def tracking_for_ray(
     workspace: Path, named: str | None, *, start: bool
@@ -41,7 +43,9 @@ def tracking_for_ray(
     if info is None or token is None:
         raise TrackingServerRequiredError(named)
     admit(info.uri, token)
-    return info.uri, {"MLFLOW_TRACKING_TOKEN": token}
+    # MLflow prints "View run … at <uri>" when a run ends on a server: this one admits only
+    # requests with its token, so a browser cannot open the link; keep it out of the job's log.
+    return info.uri, {"MLFLOW_TRACKING_TOKEN": token, SUPPRESS_URL_ENV: "true"}
 
 
 def admit(uri: str, token: str) -> None:
