@@ -124,6 +124,8 @@ export class ServerManager implements vscode.Disposable {
           ...process.env,
           ...settings.serverExtraEnv,
           ...token,
+          // The launcher reads it for every run it starts (python_backend/mlworkbench/launch/warm_pool.py).
+          ...(settings.warmPool ? {} : { MLWORKBENCH_WARM: "0" }),
           PYTHONUNBUFFERED: "1",
         },
         stdio: "pipe",

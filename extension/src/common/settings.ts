@@ -7,6 +7,8 @@ export interface WorkbenchSettings {
   serverExtraEnv: Record<string, string>;
   setupExtras: string[];
   showLiveMetrics: boolean;
+  /** Start runs from a warm pool (MLflow and the script's frameworks already imported). */
+  warmPool: boolean;
   /** MLflow tracking URI for runs; "" = MLFLOW_TRACKING_URI or the workspace's mlflow.db. */
   trackingUri: string;
 }
@@ -18,6 +20,7 @@ export function readSettings(scope?: vscode.ConfigurationScope): WorkbenchSettin
     serverExtraEnv: config.get<Record<string, string>>("server.extraEnv", {}),
     setupExtras: config.get<string[]>("setup.extras", ["tracking", "sklearn"]),
     showLiveMetrics: config.get<boolean>("runs.showLiveMetrics", true),
+    warmPool: config.get<boolean>("runs.warmPool", true),
     trackingUri: config.get<string>("trackingUri", "").trim(),
   };
 }
@@ -26,6 +29,7 @@ export function affectsServer(event: vscode.ConfigurationChangeEvent): boolean {
   return (
     event.affectsConfiguration("mlWorkbench.python") ||
     event.affectsConfiguration("mlWorkbench.trackingUri") ||
+    event.affectsConfiguration("mlWorkbench.runs.warmPool") ||
     event.affectsConfiguration("mlWorkbench.server") ||
     event.affectsConfiguration("mlWorkbench.trace")
   );
