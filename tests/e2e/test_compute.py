@@ -35,6 +35,7 @@ SWEEP_VALUES = ("5", "10", "15", "20")
 SWEEP_TIMEOUT = 300  # four trials, two at a time, on two cores
 CLUSTER_TIMEOUT = 180
 RAY_RUN_TIMEOUT = 300
+LIVE_METRICS_ROOT = "h1.run-name"  # the live metrics page's heading, which names the script
 
 
 def no_seed(workspace: Path) -> str:
@@ -162,9 +163,21 @@ class TestRayTarget:
             re.compile(r"train_iris\.py (finished|failed)"), timeout=RAY_RUN_TIMEOUT
         )
         wb.shot("ray run ended")
-        assert "finished" in message, message
+        # The primary metric, read back from the tracking server at the end.
+        assert re.fullmatch(r"ML Workbench: train_iris\.py finished — \S+ \S+\.", message), message
         text = wb.terminal_text()
         assert "accuracy:" in text, text  # the job's own output, streamed
+        assert "View run" not in text, text  # MLflow's link to the token-gated server: useless
+
+        # The live chart, fed from the tracking server while the job ran: its table has rows.
+        frame = wb.wait_webview_frame(LIVE_METRICS_ROOT, has_text="train_iris.py", timeout=60)
+        metric_keys = frame.locator("table.last-values th.metric-key")
+        keys = wait_for(
+            lambda: [k.strip() for k in metric_keys.all_inner_texts()],
+            60,
+            message="metric rows in the Ray run's live metrics table",
+        )
+        assert any(k.startswith("training_") for k in keys), keys
         assert any("on Local Ray cluster" in name for name in wb.terminal_names()), (
             wb.terminal_names()
         )
