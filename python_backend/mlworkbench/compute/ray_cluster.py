@@ -1,10 +1,13 @@
 """The workbench's own local Ray cluster: start it, find it again, probe any cluster, stop ours.
 
 `ray start --head` runs with a private temp dir (`mkdtemp`, never Ray's shared /tmp/ray), its
-dashboard on 127.0.0.1 and free ports, and Ray's token authentication (`RAY_AUTH_MODE=token`,
-Ray >= 2.52): Ray's gRPC servers listen on every interface whatever `--node-ip-address` says, so
-the token, not the address, is what keeps other local users and the network out. The token lives
-in the cluster's 0700 temp dir and goes only to our own Jobs API client (`auth_headers`).
+dashboard on 127.0.0.1 and free ports, every other server of Ray's on the loopback too (Ray
+would otherwise swap 127.0.0.1 for the machine's reachable address, and its gRPC and Prometheus
+servers would listen on every interface), and Ray's token authentication (`RAY_AUTH_MODE=token`,
+Ray >= 2.52), which is what keeps other local users out of the gRPC servers and the Jobs API
+(its metrics servers have no authentication: on the loopback they show only resource figures to
+this machine's users). The token lives in the cluster's 0700 temp dir and goes only to our own
+Jobs API client (`auth_headers`).
 
 The cluster is recorded in a per-user state file (0600 in a 0700 folder), so a later CLI call or
 the editor finds it; stopping it signals only its own processes (its process group, their
@@ -303,6 +306,15 @@ def _start(ray: Path, num_cpus: int | None, timeout_s: float) -> ClusterInfo:
             "RAY_AUTH_MODE": "token",
             "RAY_AUTH_TOKEN_PATH": str(token_file),  # never ~/.ray/auth_token, which is shared
             "RAY_USAGE_STATS_ENABLED": "0",
+            # Ray turns --node-ip-address=127.0.0.1 into this machine's reachable address, so
+            # that other nodes can join; this one never takes other nodes. Ray's single-machine
+            # switch (named for macOS and Windows, honoured everywhere) keeps the node address
+            # on the loopback, which makes its Prometheus metrics servers bind 127.0.0.1 too:
+            # they have no authentication of their own.
+            "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0",
+            # Their fixed default ports would collide with another user's cluster.
+            "AUTOSCALER_METRIC_PORT": str(_free_port()),
+            "DASHBOARD_METRIC_PORT": str(_free_port()),
             # A job's fixed entrypoint runs `python`: this interpreter's, with ray and mlflow.
             "PATH": f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}",
         }
