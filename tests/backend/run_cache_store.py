@@ -33,11 +33,14 @@ class VariedStore:
     run_ids: list[str]
 
 
-def build_varied_store(folder: Path, runs: int = 240, seed: int = 7) -> VariedStore:
+def build_varied_store(
+    folder: Path, runs: int = 240, seed: int = 7, uri: str | None = None
+) -> VariedStore:
+    """The store in `folder`'s mlflow.db, or at `uri` (an empty PostgreSQL database)."""
     from mlflow.entities import Metric, Param, RunTag
     from mlflow.tracking import MlflowClient
 
-    uri = f"sqlite:///{folder / 'mlflow.db'}"
+    uri = uri or f"sqlite:///{folder / 'mlflow.db'}"
     client = MlflowClient(uri)
     artifacts = (folder / "mlruns").as_uri()
     experiments = [

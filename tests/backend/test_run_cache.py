@@ -301,8 +301,11 @@ def test_an_edit_elsewhere_hidden_by_new_runs_is_caught_by_the_periodic_whole_re
     store.client.create_run(store.active[0], run_name="newer", start_time=4_000_000)
     later = time.monotonic() + 61.0  # a minute on: the whole read is due
     monkeypatch.setattr("mlworkbench.explorer.run_cache.time.monotonic", lambda: later)
+    periodic.query(filter="attributes.run_name = 'renamed-again'")  # starts the whole read
+    periodic.wait_reloaded(60)  # in the background: queries answer meanwhile
     page = periodic.query(filter="attributes.run_name = 'renamed-again'")
     assert [r.run_id for r in page.runs] == [finished.run_id]
+    assert periodic.background_reloads == 1
     assert periodic.query(filter="attributes.run_name = 'newer'").total == 1
     assert periodic.full_reloads == 2
     periodic.query()  # an unchanged store is still not read again, however due

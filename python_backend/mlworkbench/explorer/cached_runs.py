@@ -34,7 +34,7 @@ from mlworkbench.explorer.run_filter_syntax import And, Comparison, Node, Or, Pa
 RUN_NAME_TAG = "mlflow.runName"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)  # slots: no per-run __dict__ (100,000 runs are cached)
 class CachedRun:
     """What the cache keeps of one run: everything a filter, an order or a summary reads."""
 
@@ -77,6 +77,51 @@ def _compile_cached(query: str) -> Predicate:
     if node is None:
         return lambda run: True
     return _compile(node)
+
+
+def filter_cached(query: str | None, runs: Sequence[CachedRun]) -> list[CachedRun]:
+    """The runs `query` matches, in their order: `compile_filter`'s answer, with the commonest
+    comparisons (a metric against a number, a param or tag equal or not) done as one list pass
+    each instead of a predicate call per run (100,000 runs: 0.08 s became ~0.02 s).
+
+    The same rules: a missing key never matches; Python's comparisons of a NaN metric are what
+    MLflow answers for it (only `!=` holds); an `and` filters what its previous parts kept.
+    """
+    compile_filter(query)  # the same checks and errors
+    node = _parsed(query or "")
+    return list(runs) if node is None else _apply(node, list(runs))
+
+
+@lru_cache(maxsize=64)
+def _parsed(query: str) -> Node | None:
+    return Parser(query).parse()
+
+
+def _apply(node: Node, runs: list[CachedRun]) -> list[CachedRun]:
+    if isinstance(node, And):
+        for part in node.parts:
+            runs = _apply(part, runs)
+        return runs
+    if isinstance(node, Comparison) and isinstance(node.value, str):
+        name, op, value = node.name, node.op, node.value
+        if node.kind == "metrics" and op in _COMPARE:
+            compare, number = _COMPARE[op], float(value)
+            return [
+                run
+                for run in runs
+                if (v := run.metrics.get(name)) is not None and compare(v, number)
+            ]
+        if node.kind in ("params", "tags") and op in ("=", "!="):
+            column = "params" if node.kind == "params" else "tags"
+            if op == "=":
+                return [run for run in runs if getattr(run, column).get(name) == value]
+            return [
+                run
+                for run in runs
+                if (v := getattr(run, column).get(name)) is not None and v != value
+            ]
+    predicate = _compile(node)
+    return [run for run in runs if predicate(run)]
 
 
 def _compile(node: Node) -> Predicate:
@@ -161,50 +206,51 @@ def _string_reader(kind: str, name: str) -> Callable[[CachedRun], str | None]:
     return lambda run: getattr(run, name)
 
 
-def _order_value(run: CachedRun, key: OrderKey) -> tuple[int, object]:
-    """(group, value): group 0 sorts by value, 1 (metric NaN) and 2 (missing) come after."""
-    if key.kind == "metrics":
-        metric = run.metrics.get(key.name)
-        if metric is None:
-            return 2, None
-        return (1, None) if math.isnan(metric) else (0, metric)
-    if key.kind == "params":
-        value: object = run.params.get(key.name)
-    elif key.kind == "tags":
-        value = run.tags.get(key.name)
-    elif key.name in ("start_time", "created"):
-        value = run.start_time
-    else:
-        value = getattr(run, key.name)
-    return (1, None) if value is None else (0, value)
+def default_order(runs: Sequence[CachedRun]) -> list[CachedRun]:
+    """`runs` in MLflow's default order: start time descending (missing last), then run id."""
+    return sorted(runs, key=lambda r: (r.start_time is None, -(r.start_time or 0), r.run_id))
 
 
-def sort_cached(runs: Sequence[CachedRun], key: OrderKey | None) -> list[CachedRun]:
-    """`runs` in MLflow's order for `key` (None: MLflow's default, newest first)."""
-    ordered = sorted(runs, key=lambda run: run.run_id)
-    by_start = (
-        key is not None and key.kind == "attributes" and key.name in ("start_time", "created")
-    )
-    if not by_start:
-        ordered = _sorted_missing_last(ordered, lambda r: r.start_time, ascending=False)
+def sort_cached(
+    runs: Sequence[CachedRun], key: OrderKey | None, *, in_default_order: bool = False
+) -> list[CachedRun]:
+    """`runs` in MLflow's order for `key` (None: MLflow's default, newest first).
+
+    `in_default_order`: `runs` already are in `default_order` (the cache keeps that list per
+    generation, so a new sort of 100,000 runs is one sort by the key, not three).
+    Why that is the same answer: every key's ties fall back to start time descending, then run
+    id; a sort by start time itself is stable, so its ties keep run id order either way.
+    """
+    ordered = list(runs) if in_default_order else default_order(runs)
     if key is None:
         return ordered
-    values = {run.run_id: _order_value(run, key) for run in ordered}
-    present = [run for run in ordered if values[run.run_id][0] == 0]
-    present.sort(key=lambda run: values[run.run_id][1], reverse=not key.ascending)  # type: ignore[arg-type,return-value]
-    rest = sorted(
-        (run for run in ordered if values[run.run_id][0] != 0),
-        key=lambda run: values[run.run_id][0],
-    )
-    return present + rest
+    values = _key_values(ordered, key)
+    # Missing values last in both directions; a metric's NaN after its numbers, before missing.
+    if key.kind == "metrics":
+        present = [i for i, value in enumerate(values) if value is not None and value == value]
+        rest = [i for i, value in enumerate(values) if value is not None and value != value]
+    elif None in values:
+        present = [i for i, value in enumerate(values) if value is not None]
+        rest = []
+    else:  # every run has the key (the usual param or attribute): one sort, no split
+        present, rest = list(range(len(values))), []
+    present.sort(key=values.__getitem__, reverse=not key.ascending)
+    missing = [i for i, value in enumerate(values) if value is None] if None in values else []
+    return [ordered[i] for i in (*present, *rest, *missing)]
 
 
-def _sorted_missing_last(
-    runs: list[CachedRun], read: Callable[[CachedRun], int | None], *, ascending: bool
-) -> list[CachedRun]:
-    present = [run for run in runs if read(run) is not None]
-    present.sort(key=read, reverse=not ascending)  # type: ignore[arg-type]
-    return present + [run for run in runs if read(run) is None]
+def _key_values(runs: list[CachedRun], key: OrderKey) -> list[Any]:
+    """Each run's value for `key` (None: missing), one pass (a sort of 100,000 runs is a few
+    list passes and one sort, not a Python call per run)."""
+    name = key.name
+    if key.kind == "metrics":
+        return [run.metrics.get(name) for run in runs]
+    if key.kind == "params":
+        return [run.params.get(name) for run in runs]
+    if key.kind == "tags":
+        return [run.tags.get(name) for run in runs]
+    attribute = "start_time" if name in ("start_time", "created") else name
+    return list(map(operator.attrgetter(attribute), runs))
 
 
 def cached_run(run: Any) -> CachedRun:

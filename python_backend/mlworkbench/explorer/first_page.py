@@ -14,10 +14,15 @@ reads must be there; any surprise (another revision, a missing column, a locked 
 file, an experiment that is unknown or deleted, several MLflow workspaces) answers None and the
 caller falls back to the cache, which reports errors the usual way. Filters and other orders
 are left to the cache: their semantics (NaN, collation, missing keys) live in `cached_runs`.
+
+The page is a handful of statements that each return one row (JSON built by SQLite, metric
+values through `quote()`, which round-trips a double exactly): see store_tables.py for why few
+rows matter on a cold server. Schema checks and the row rules are store_tables.py's.
 """
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -29,26 +34,27 @@ from mlworkbench.explorer.run_listing import (
     json_safe_metrics,
     primary_metric,
 )
+from mlworkbench.explorer.store_tables import (
+    KNOWN_REVISIONS,
+    RUN_NAME_TAG,
+    Unsupported,
+    check_schema,
+    connect_readonly,
+)
 
 if TYPE_CHECKING:
     from mlworkbench.explorer.run_cache import RunPage
 
-# MLflow's schema revisions whose runs/metrics/params/tags tables this module reads as is.
-KNOWN_REVISIONS = frozenset({"dc11669786a5"})  # MLflow 3.17's head
+__all__ = [
+    "KNOWN_REVISIONS",
+    "experiments_from_sqlite",
+    "experiments_from_tables",
+    "first_page_from_sqlite",
+    "first_page_from_tables",
+    "quick_run_page",
+]
+
 SCRIPT_TAG = TAG_PREFIX + "script"
-_RUN_COLUMNS = ("run_uuid", "name", "status", "start_time", "end_time", "lifecycle_stage")
-_NEEDED = {
-    "runs": {*_RUN_COLUMNS, "experiment_id"},
-    "experiments": {"experiment_id", "name", "lifecycle_stage"},
-    "latest_metrics": {"key", "value", "is_nan", "run_uuid"},
-    "params": {"key", "value", "run_uuid"},
-    "tags": {"key", "value", "run_uuid"},
-}
-_BATCH = 500  # run ids per IN (...) query: under SQLite's parameter limit
-
-
-class _Unsupported(Exception):
-    """The store is not one this module reads: the caller uses the cache instead."""
 
 
 def first_page_from_sqlite(
@@ -62,25 +68,58 @@ def first_page_from_sqlite(
     """(runs, total, scripts) of the default-order page, or None when this store is not one
     this module can read exactly (then the caller asks the cache)."""
     try:
-        connection = sqlite3.connect(f"{db.resolve().as_uri()}?mode=ro", uri=True, timeout=0.5)
+        connection = connect_readonly(db)
     except sqlite3.Error:
         return None
     try:
         return _read_page(connection, experiment_id, offset, limit, deleted)
-    except (sqlite3.Error, _Unsupported, ValueError, TypeError):
+    except (sqlite3.Error, Unsupported, ValueError, TypeError, KeyError):
         return None
     finally:
         connection.close()
 
 
+def first_page_from_tables(
+    source: Path | str,
+    *,
+    experiment_id: str | None,
+    offset: int,
+    limit: int,
+    deleted: bool,
+) -> tuple[list[RunSummary], int, list[str]] | None:
+    """`first_page_from_sqlite` for a SQLite file, or the same page from a PostgreSQL store
+    (`source` its tracking URI; pg_tables.py), None there as here when it cannot be read
+    exactly, or may not be reached (another host in Restricted Mode)."""
+    if isinstance(source, Path):
+        return first_page_from_sqlite(
+            source, experiment_id=experiment_id, offset=offset, limit=limit, deleted=deleted
+        )
+    try:
+        _require_reachable(source)
+        from mlworkbench.explorer import pg_tables
+
+        return pg_tables.first_page(
+            source, experiment_id=experiment_id, offset=offset, limit=limit, deleted=deleted
+        )
+    except Exception:  # the cache answers (and reports) instead
+        return None
+
+
+def _require_reachable(tracking_uri: str) -> None:
+    from mlworkbench.tracking.network_access import require_local
+
+    require_local(tracking_uri, "the tracking store")
+
+
 def quick_run_page(
-    db: Path, *, experiment_id: str | None, offset: int, limit: int, deleted: bool
+    source: Path | str, *, experiment_id: str | None, offset: int, limit: int, deleted: bool
 ) -> RunPage | None:
-    """The default-order page as the cache would answer it, marked `loading`; None as above."""
+    """The default-order page as the cache would answer it, marked `loading`; None as above.
+    `source`: a SQLite file, or a PostgreSQL store's tracking URI."""
     from mlworkbench.explorer.run_cache import RunPage
 
-    found = first_page_from_sqlite(
-        db, experiment_id=experiment_id, offset=offset, limit=limit, deleted=deleted
+    found = first_page_from_tables(
+        source, experiment_id=experiment_id, offset=offset, limit=limit, deleted=deleted
     )
     if found is None:
         return None
@@ -96,21 +135,6 @@ def quick_run_page(
     )
 
 
-def _check_schema(connection: sqlite3.Connection) -> None:
-    row = connection.execute("SELECT version_num FROM alembic_version").fetchone()
-    if row is None or row[0] not in KNOWN_REVISIONS:
-        raise _Unsupported(f"schema revision {row}")
-    for table, columns in _NEEDED.items():
-        found = {r[1] for r in connection.execute(f"PRAGMA table_info({table})")}
-        if not columns <= found:
-            raise _Unsupported(f"{table} lacks {sorted(columns - found)}")
-    workspaces = {r[1] for r in connection.execute("PRAGMA table_info(experiments)")}
-    if "workspace" in workspaces:
-        count = connection.execute("SELECT COUNT(DISTINCT workspace) FROM experiments").fetchone()
-        if count[0] > 1:
-            raise _Unsupported("several MLflow workspaces")  # MLflow's search scopes them
-
-
 def _read_page(
     connection: sqlite3.Connection,
     experiment_id: str | None,
@@ -118,95 +142,91 @@ def _read_page(
     limit: int,
     deleted: bool,
 ) -> tuple[list[RunSummary], int, list[str]]:
-    _check_schema(connection)
-    experiments = {
-        str(i): (name, stage)
-        for i, name, stage in connection.execute(
-            "SELECT experiment_id, name, lifecycle_stage FROM experiments"
-        )
-    }
+    experiments = check_schema(connection)
     if experiment_id is not None:
         if experiments.get(experiment_id, ("", ""))[1] != "active":
-            raise _Unsupported("unknown or deleted experiment")  # the cache raises its error
+            raise Unsupported("unknown or deleted experiment")  # the cache raises its error
         scope = [experiment_id]
     else:
         scope = [i for i, (_, stage) in experiments.items() if stage == "active"]
     if not scope:
         return [], 0, []
+    # The cache holds what search_runs lists (stages 'active' and 'deleted'); a deleted view
+    # shows the 'deleted' ones, the default view the 'active' ones.
     marks = ", ".join("?" for _ in scope)
-    # The cache's rule: a run is "deleted" unless its stage is exactly 'active' (NULL included).
-    where = f"experiment_id IN ({marks}) AND (COALESCE(lifecycle_stage, '') != 'active') = ?"
-    args: list[object] = [*(int(i) for i in scope), 1 if deleted else 0]
-    total = int(connection.execute(f"SELECT COUNT(*) FROM runs WHERE {where}", args).fetchone()[0])  # noqa: S608 - placeholders only
-    scripts = sorted(
-        str(value)
-        for (value,) in connection.execute(
-            "SELECT DISTINCT value FROM tags WHERE key = ? AND value != '' AND run_uuid IN "  # noqa: S608 - placeholders only
-            f"(SELECT run_uuid FROM runs WHERE {where})",
-            [SCRIPT_TAG, *args],
-        )
-        if value is not None
-    )
-    # MLflow's default order: start time descending with NULLs last, then run id ascending.
-    rows = connection.execute(
-        f"SELECT {', '.join(_RUN_COLUMNS)}, experiment_id FROM runs WHERE {where} "  # noqa: S608 - placeholders only
-        "ORDER BY start_time IS NULL, start_time DESC, run_uuid LIMIT ? OFFSET ?",
-        [*args, limit, offset],
-    ).fetchall()
-    ids = [str(row[0]) for row in rows]
-    metrics = _by_run(
-        connection,
-        "SELECT run_uuid, key, value FROM latest_metrics WHERE is_nan = 0 AND run_uuid IN ({})",
-        ids,
-    )
-    params = _by_run(
-        connection, "SELECT run_uuid, key, value FROM params WHERE run_uuid IN ({})", ids
-    )
-    tags = _by_run(
-        connection,
-        "SELECT run_uuid, key, value FROM tags WHERE key LIKE 'mlworkbench.%' AND run_uuid IN ({})",
-        ids,
-    )
-    runs = []
-    for run_id, name, status, start, end, _stage, experiment in rows:
-        run_metrics = json_safe_metrics(
-            {str(k): float(v) for k, v in metrics.get(run_id, {}).items()}  # type: ignore[arg-type]
-        )
-        run_tags = tags.get(run_id, {})
-        runs.append(
-            RunSummary(
-                run_id=run_id,
-                experiment_id=str(experiment),
-                experiment_name=experiments.get(str(experiment), (str(experiment), ""))[0],
-                run_name=name or run_id[:8],
-                status=status,
-                start_time=start,
-                end_time=end,
-                script=_text(run_tags.get(SCRIPT_TAG)),
-                metrics=run_metrics,
-                params={str(k): str(v) for k, v in params.get(run_id, {}).items()},
-                exit_code=int_or_none(_text(run_tags.get(TAG_PREFIX + "exit_code"))),
-                error_tail=_text(run_tags.get(TAG_PREFIX + "error_tail")),
-                primary_metric=primary_metric(run_metrics),
-            )
-        )
-    return runs, total, scripts
+    where = f"r.experiment_id IN ({marks}) AND r.lifecycle_stage = ?"
+    args: list[object] = [*(int(i) for i in scope), "deleted" if deleted else "active"]
+    # One statement, one row: the count, the scripts and the page. The page's rows are MLflow's
+    # default order (start time descending, NULLs last, then run id); SQLite builds each run's
+    # metrics, params and wanted tags into its JSON. (The schema check was the one other.)
+    total, scripts_json, page_json = connection.execute(
+        f"SELECT (SELECT COUNT(*) FROM runs r WHERE {where}), "  # noqa: S608 - placeholders only
+        "(SELECT json_group_array(value) FROM (SELECT DISTINCT t.value AS value FROM tags t "
+        f"JOIN runs r ON r.run_uuid = t.run_uuid WHERE t.key = ? AND t.value != '' AND {where})), "
+        "(SELECT json_group_array(json_array(r.run_uuid, r.name, r.status, r.start_time, "
+        "r.end_time, r.experiment_id, "
+        "json((SELECT json_group_array(json_array(m.key, quote(m.value))) FROM latest_metrics m "
+        "WHERE m.run_uuid = r.run_uuid AND m.is_nan = 0)), "
+        "json((SELECT json_group_array(json_array(p.key, p.value)) FROM params p "
+        "WHERE p.run_uuid = r.run_uuid)), "
+        "json((SELECT json_group_array(json_array(t.key, t.value)) FROM tags t "
+        "WHERE t.run_uuid = r.run_uuid AND (t.key LIKE 'mlworkbench.%' OR t.key = ?))))) "
+        f"FROM runs r WHERE r.rowid IN (SELECT r.rowid FROM runs r WHERE {where} "
+        "ORDER BY r.start_time IS NULL, r.start_time DESC, r.run_uuid LIMIT ? OFFSET ?))",
+        [*args, SCRIPT_TAG, *args, RUN_NAME_TAG, *args, limit, offset],
+    ).fetchone()
+    rows = json.loads(page_json)
+    for run in rows:
+        if run[3] is not None and type(run[3]) is not int:
+            raise Unsupported("a start time that is not an integer")
+    # json_group_array's order is not the subquery's: the same order again, in Python (ids are
+    # compared as code points, which for UTF-8 text is SQLite's binary order).
+    rows.sort(key=lambda run: (run[3] is None, -(run[3] or 0), run[0]))
+    runs = [_summary(run, experiments) for run in rows]
+    scripts = sorted(_text(value) for value in json.loads(scripts_json))
+    return runs, int(total), scripts
 
 
-def _text(value: object) -> str | None:
-    return None if value is None else str(value)
+def _summary(row: list[object], experiments: dict[str, tuple[str, str]]) -> RunSummary:
+    run_id, name, status, start, end, experiment, metric_rows, param_rows, tag_rows = row
+    run_id, experiment = _text(run_id), str(experiment)
+    metrics = json_safe_metrics({_text(k): _float(v) for k, v in metric_rows})  # type: ignore[attr-defined]
+    params = {_text(k): _text(v) for k, v in param_rows}  # type: ignore[attr-defined]
+    tags: dict[str, object] = {_text(k): v for k, v in tag_rows}  # type: ignore[attr-defined]
+    if not name:
+        name = tags.get(RUN_NAME_TAG) or name  # MLflow names a run without a name by its tag
+    return RunSummary(
+        run_id=run_id,
+        experiment_id=experiment,
+        experiment_name=experiments.get(experiment, (experiment, ""))[0],
+        run_name=str(name) if name else run_id[:8],
+        status=_text(status),
+        start_time=start,  # type: ignore[arg-type]
+        end_time=end,  # type: ignore[arg-type]
+        script=_optional(tags.get(SCRIPT_TAG)),
+        metrics=metrics,
+        params=params,
+        exit_code=int_or_none(_optional(tags.get(TAG_PREFIX + "exit_code"))),
+        error_tail=_optional(tags.get(TAG_PREFIX + "error_tail")),
+        primary_metric=primary_metric(metrics),
+    )
 
 
-def _by_run(
-    connection: sqlite3.Connection, sql: str, ids: list[str]
-) -> dict[str, dict[object, object]]:
-    found: dict[str, dict[object, object]] = {}
-    for start in range(0, len(ids), _BATCH):
-        chunk = ids[start : start + _BATCH]
-        query = sql.format(", ".join("?" for _ in chunk))
-        for run_id, key, value in connection.execute(query, chunk):
-            found.setdefault(run_id, {})[key] = value
-    return found
+def _float(quoted: object) -> float:
+    """A value `quote()` wrote for a REAL column ('1.5', '1.00000000000000002082e-01')."""
+    if not isinstance(quoted, str) or quoted.startswith(("'", "X'", "NULL")):
+        raise Unsupported(f"a metric value quoted as {quoted!r}")
+    return float(quoted)
+
+
+def _text(value: object) -> str:
+    if not isinstance(value, str):
+        raise Unsupported(f"a text column holds {type(value).__name__}")
+    return value
+
+
+def _optional(value: object) -> str | None:
+    return None if value is None else _text(value)
 
 
 def experiments_from_sqlite(db: Path) -> list[tuple[str, str, str, int]] | None:
@@ -216,24 +236,32 @@ def experiments_from_sqlite(db: Path) -> list[tuple[str, str, str, int]] | None:
     there would undo the quick first page.
     """
     try:
-        connection = sqlite3.connect(f"{db.resolve().as_uri()}?mode=ro", uri=True, timeout=0.5)
+        connection = connect_readonly(db)
     except sqlite3.Error:
         return None
     try:
-        _check_schema(connection)
-        counts = dict(
-            connection.execute(
-                "SELECT experiment_id, COUNT(*) FROM runs WHERE lifecycle_stage = 'active' "
-                "GROUP BY experiment_id"
-            ).fetchall()
-        )
-        return [
-            (str(i), str(name), str(stage), int(counts.get(i, 0)))
-            for i, name, stage in connection.execute(
-                "SELECT experiment_id, name, lifecycle_stage FROM experiments"
-            )
-        ]
-    except (sqlite3.Error, _Unsupported, ValueError, TypeError):
+        experiments = check_schema(connection)
+        (counts_json,) = connection.execute(
+            "SELECT json_group_object(experiment_id, n) FROM (SELECT experiment_id, COUNT(*) "
+            "AS n FROM runs WHERE lifecycle_stage = 'active' AND experiment_id IS NOT NULL "
+            "GROUP BY experiment_id)"
+        ).fetchone()
+        counts = json.loads(counts_json)
+        return [(i, name, stage, int(counts.get(i, 0))) for i, (name, stage) in experiments.items()]
+    except (sqlite3.Error, Unsupported, ValueError, TypeError, AttributeError):
         return None
     finally:
         connection.close()
+
+
+def experiments_from_tables(source: Path | str) -> list[tuple[str, str, str, int]] | None:
+    """`experiments_from_sqlite`, or the same from a PostgreSQL store (its tracking URI)."""
+    if isinstance(source, Path):
+        return experiments_from_sqlite(source)
+    try:
+        _require_reachable(source)
+        from mlworkbench.explorer import pg_tables
+
+        return pg_tables.experiments(source)
+    except Exception:  # the cache answers (and reports) instead
+        return None

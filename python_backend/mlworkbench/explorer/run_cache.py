@@ -17,18 +17,23 @@ Runs view shows a missing value the same way. Filters and orders still see them 
 
 from __future__ import annotations
 
+import contextlib
 import math
 import sys
 import threading
 import time
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from mlworkbench.explorer.cached_runs import (
     CachedRun,
     cached_run,
     compile_filter,
+    default_order,
+    filter_cached,
     same_run,
     sort_cached,
 )
@@ -40,8 +45,14 @@ if TYPE_CHECKING:
     from mlflow.tracking import MlflowClient
 
 _PAGE = 50_000  # MLflow's largest search page
+# A tracking server builds a whole page before it answers: 5,000 runs took 12 s from one on
+# PostgreSQL (100,000 runs), and a 50,000-run page passed the client's 120 s read timeout, so
+# a cache on a server of 100,000 runs never loaded. Pages this size answer well within it.
+_REMOTE_PAGE = 5_000
 _ID_CHUNK = 100  # run ids per `attributes.run_id IN (...)` query
-_MEMO = 16  # query results kept per generation of the data
+_MEMO = 32  # query results (and filtered scopes) kept per generation of the data
+_CHECK_NEWEST = 100  # runs of the first table read compared with MLflow's: the newest page,
+_CHECK_RANDOM = 100  # and a random sample
 _LIVE = ("RUNNING", "SCHEDULED")  # statuses whose runs may still change: re-read on a change
 
 
@@ -87,15 +98,30 @@ class RunCache:
         ttl_s: float = 2.0,
         full_reload_s: float = 60.0,
         first_page_while_loading: bool = False,
+        opener: Callable[[], object] | None = None,
+        on_loaded: Callable[[], object] | None = None,
     ):
         from mlworkbench.launch.child.store_open import sqlite_path
 
         self.tracking_uri = tracking_uri
+        from mlworkbench.explorer.pg_tables import is_postgres
+
         self._db = sqlite_path(tracking_uri)
+        # Where the store's tables can be read straight (store_tables.py, pg_tables.py).
+        self._tables: Path | str | None = self._db
+        if self._db is None and is_postgres(tracking_uri):
+            self._tables = tracking_uri
+        remote = tracking_uri.lower().startswith(("http://", "https://"))
+        self._page_size = _REMOTE_PAGE if remote else _PAGE
         self._ttl_s = ttl_s  # stores that cannot be stat'ed: how long a read counts as fresh
         self._full_reload_s = full_reload_s  # how often any store is read whole while it changes
         self._lock = threading.RLock()
         self._client: MlflowClient | None = None
+        # The pre-open checks, run before MLflow's client first opens the store (the server
+        # passes them, so a SQLite store is read from its tables before MLflow is imported).
+        self._opener = opener
+        self._on_loaded = on_loaded  # after each whole read is in place (the server's GC freeze)
+        self._connect_lock = threading.Lock()
         self._runs: dict[str, CachedRun] = {}
         self._experiments: dict[str, _Experiment] = {}
         self._loaded = False
@@ -107,6 +133,7 @@ class RunCache:
         self._memo: OrderedDict[tuple[object, ...], tuple[int, list[CachedRun], list[str]]] = (
             OrderedDict()
         )
+        self._ordered: tuple[int, list[CachedRun]] = (-1, [])  # (generation, runs) in default order
         self._stale_lock = threading.Lock()
         self._stale: set[str] = set()
         self._stale_all = False
@@ -115,7 +142,18 @@ class RunCache:
         # off by default so a library caller's first query is the cache's own answer.
         self._first_page_while_loading = first_page_while_loading
         self._loader: threading.Thread | None = None
+        # The periodic whole read of a changing store, in the background (one at a time), and
+        # the runs incremental reads changed since it began (None: none under way).
+        self._reloader: threading.Thread | None = None
+        self._changed_since_read: set[str] | None = None
+        self.background_reloads = 0
         self.quick_pages = 0  # pages answered by first_page.py (tests and benches look)
+        # Whole reads straight from the SQLite tables (store_tables.py): None until the first
+        # one was checked against MLflow, then whether it matched (False: MLflow reads only).
+        self._tables_ok: bool | None = None
+        self._checker: threading.Thread | None = None
+        self.table_checks = 0  # how often a table read was checked against MLflow
+        self.table_reads = 0  # whole reads answered from the tables
 
     # --- public API -----------------------------------------------------------------------
 
@@ -206,10 +244,10 @@ class RunCache:
     ) -> RunPage | None:
         from mlworkbench.explorer.first_page import quick_run_page
 
-        if self._db is None:
+        if self._tables is None:
             return None
         page = quick_run_page(
-            self._db, experiment_id=experiment_id, offset=offset, limit=limit, deleted=deleted
+            self._tables, experiment_id=experiment_id, offset=offset, limit=limit, deleted=deleted
         )
         if page is None or self._loaded:  # loaded meanwhile: the cache's answer is fresher
             return None
@@ -218,11 +256,11 @@ class RunCache:
 
     def experiments(self) -> list[ExperimentInfo]:
         """Every experiment (active first, then deleted; by name) with its active run count."""
-        if not self._loaded and self._first_page_while_loading and self._db is not None:
-            from mlworkbench.explorer.first_page import experiments_from_sqlite
+        if not self._loaded and self._first_page_while_loading and self._tables is not None:
+            from mlworkbench.explorer.first_page import experiments_from_tables
 
             self.start_loading()
-            rows = experiments_from_sqlite(self._db)
+            rows = experiments_from_tables(self._tables)
             if rows is not None and not self._loaded:
                 quick = [ExperimentInfo(*row) for row in rows]
                 return sorted(
@@ -265,29 +303,57 @@ class RunCache:
     def _matches(
         self, query: str, order: OrderKey | None, experiment_id: str | None, deleted: bool
     ) -> tuple[list[CachedRun], list[str]]:
+        """The matches in `order`, and their scripts; memoised (per generation of the data)
+        by the whole query, and the filtered runs by the filter alone, so a new sort of the
+        same runs is one sort (at 100,000 runs the filter pass and the scripts cost 0.1 s)."""
         key = (query, order, experiment_id, deleted)
         memo = self._memo.get(key)
         if memo is not None and memo[0] == self._generation:
             self._memo.move_to_end(key)
             return memo[1], memo[2]
-        predicate = compile_filter(query)
-        if experiment_id is not None:
-            experiments = {experiment_id}
+        scope = (query, None, experiment_id, deleted)
+        unordered = self._memo.get(scope)
+        if unordered is not None and unordered[0] == self._generation:
+            matched, scripts = unordered[1], unordered[2]
         else:
-            experiments = {i for i, e in self._experiments.items() if e.lifecycle_stage == "active"}
-        matched = [
-            run
-            for run in self._runs.values()
-            if run.experiment_id in experiments
-            and (run.lifecycle_stage != "active") == deleted
-            and predicate(run)
-        ]
-        ordered = sort_cached(matched, order)
-        scripts = sorted({s for run in matched if (s := run.tags.get(TAG_PREFIX + "script"))})
+            matched, scripts = self._filtered(query, experiment_id, deleted)
+        ordered = sort_cached(matched, order, in_default_order=True)
+        self._memo[scope] = (self._generation, matched, scripts)
+        self._memo.move_to_end(scope)
         self._memo[key] = (self._generation, ordered, scripts)
         while len(self._memo) > _MEMO:
             self._memo.popitem(last=False)
         return ordered, scripts
+
+    def _filtered(
+        self, query: str, experiment_id: str | None, deleted: bool
+    ) -> tuple[list[CachedRun], list[str]]:
+        """The runs `query` matches in the scope, in MLflow's default order, and their scripts."""
+        if experiment_id is not None:
+            experiments = {experiment_id}
+        else:
+            experiments = {i for i, e in self._experiments.items() if e.lifecycle_stage == "active"}
+        scope = (None, None, experiment_id, deleted)  # the scope's runs, whatever the filter
+        memo = self._memo.get(scope)
+        if memo is not None and memo[0] == self._generation:
+            in_scope = memo[1]
+        else:
+            in_scope = [
+                run
+                for run in self._in_default_order()
+                if run.experiment_id in experiments and (run.lifecycle_stage != "active") == deleted
+            ]
+            self._memo[scope] = (self._generation, in_scope, [])
+        matched = filter_cached(query, in_scope)
+        script = TAG_PREFIX + "script"
+        scripts = sorted({s for run in matched if (s := run.tags.get(script))})
+        return matched, scripts
+
+    def _in_default_order(self) -> list[CachedRun]:
+        """Every run in MLflow's default order, sorted once per generation of the data."""
+        if self._ordered[0] != self._generation:
+            self._ordered = (self._generation, default_order(list(self._runs.values())))
+        return self._ordered[1]
 
     def _summary(self, run: CachedRun) -> RunSummary:
         metrics = {  # JSON-safe: NaN left out, +/-inf (from a remote store) as +/-max double
@@ -330,24 +396,63 @@ class RunCache:
             signature = self._store_signature()
             if signature == self._signature and signature is not None and not stale:
                 return
-            if now - self._full_at >= self._full_every():
-                # An edit elsewhere to an older run (the MLflow UI, the CLI) while other runs
-                # log: the incremental read explains the change by the new data and misses the
-                # edit. A changed store is read whole now and then, so nothing stays stale long.
-                self._full_reload()
-                return
         else:
             signature = None
             if now - self._checked_at < self._ttl_s and not stale:
                 return
-            if now - self._full_at >= self._full_reload_s:
-                self._full_reload()
-                return
+        if now - self._full_at >= self._full_every():
+            # An edit elsewhere to an older run (the MLflow UI, the CLI) while other runs log:
+            # the incremental read explains the change by the new data and misses the edit.
+            # A changed store is read whole now and then, so nothing stays stale long; in the
+            # background, so queries keep answering meanwhile (a tracking server of 100,000
+            # runs takes minutes to read whole).
+            self._start_background_reload()
         self._checked_at = now
-        if not self._incremental(stale) and self._db is not None:
+        changed = self._incremental(stale)
+        if not changed and self._db is not None and signature != self._signature:
             self._full_reload()  # the file changed and nothing we know of explains it
             return
         self._signature = signature
+
+    def _start_background_reload(self) -> None:
+        with self._stale_lock:
+            if self._reloader is not None:
+                return
+            self._full_at = time.monotonic()  # one at a time, and not again straight away
+            self._changed_since_read = set()
+            self._reloader = threading.Thread(
+                target=self._reload_in_background, name="run-cache-reload", daemon=True
+            )
+            self._reloader.start()
+
+    def _reload_in_background(self) -> None:
+        """Read the store whole off the query path, then swap it in; what incremental reads
+        changed meanwhile (newer than the whole read, perhaps) is re-read by the next query."""
+        try:
+            with collector_paused():
+                read = self._read_whole()
+            with self._lock:
+                with self._stale_lock:
+                    changed, self._changed_since_read = self._changed_since_read, None
+                # The signature the queries since have seen stays: what they applied is
+                # re-read now (marked stale), newer than the whole read's snapshot perhaps.
+                experiments, runs, _, started, ended = read
+                self._install(experiments, runs, self._signature, started, ended)
+                self.background_reloads += 1
+                for run_id in changed or ():
+                    self.mark_stale(run_id)
+        except Exception:  # noqa: S110 - the next due read tries again; queries are unaffected
+            pass
+        finally:
+            with self._stale_lock:
+                self._changed_since_read = None
+                self._reloader = None
+
+    def wait_reloaded(self, timeout: float | None = None) -> None:
+        """Wait for a background whole read, if one is under way (tests and benches)."""
+        reloader = self._reloader
+        if reloader is not None:
+            reloader.join(timeout)
 
     def _full_every(self) -> float:
         """Seconds between whole reads of a changing store: at least `full_reload_s`, and at
@@ -373,16 +478,22 @@ class RunCache:
         return tuple(parts)
 
     def _connect(self) -> MlflowClient:
-        if self._client is None:
-            from mlflow.tracking import MlflowClient
+        with self._connect_lock:
+            if self._client is None:
+                from mlworkbench.tracking.mlflow_import import ensure_mlflow_imported
 
-            self._client = MlflowClient(tracking_uri=self.tracking_uri)
-        return self._client
+                ensure_mlflow_imported()  # whole, before any part of it (mlflow_import.py)
+                if self._opener is not None:
+                    self._opener()  # raises the library's typed errors (a store not to open)
+                from mlflow.tracking import MlflowClient
+
+                self._client = MlflowClient(tracking_uri=self.tracking_uri)
+            return self._client
 
     def _read_experiments(self) -> dict[str, _Experiment]:
+        client = self._connect()  # first: it imports MLflow whole
         from mlflow.entities import ViewType
 
-        client = self._connect()
         found: dict[str, _Experiment] = {}
         token: str | None = None
         while True:
@@ -396,11 +507,11 @@ class RunCache:
                 return found
 
     def _search(self, experiment_ids: list[str], filter_string: str) -> list[CachedRun]:
-        from mlflow.entities import ViewType
-
         if not experiment_ids:
             return []
-        client = self._connect()
+        client = self._connect()  # first: it imports MLflow whole
+        from mlflow.entities import ViewType
+
         out: list[CachedRun] = []
         token: str | None = None
         while True:
@@ -408,7 +519,7 @@ class RunCache:
                 experiment_ids,
                 filter_string,
                 run_view_type=ViewType.ALL,
-                max_results=_PAGE,
+                max_results=self._page_size,
                 page_token=token,
             )
             out.extend(cached_run(run) for run in page)
@@ -417,18 +528,138 @@ class RunCache:
                 return out
 
     def _full_reload(self) -> None:
+        self._install(*self._read_whole())
+
+    def _read_whole(
+        self,
+    ) -> tuple[dict[str, _Experiment], list[CachedRun], _Signature, float, float]:
+        """(experiments, runs, store signature, start, end) of one whole read."""
         started = time.monotonic()
         signature = self._store_signature() if self._db is not None else None
-        experiments = self._read_experiments()
-        runs = self._search(list(experiments), "")
+        read = self._read_tables()
+        if read is None:
+            experiments = self._read_experiments()
+            runs = self._search(list(experiments), "")
+        else:
+            experiments, runs = read
+        return experiments, runs, signature, started, time.monotonic()
+
+    def _install(
+        self,
+        experiments: dict[str, _Experiment],
+        runs: list[CachedRun],
+        signature: _Signature,
+        started: float,
+        ended: float,
+    ) -> None:
         self._experiments = experiments
         self._runs = {run.run_id: run for run in runs}
         self._loaded = True
         self._signature = signature
-        self._checked_at = self._full_at = time.monotonic()
-        self._full_cost_s = self._full_at - started
+        self._checked_at = self._full_at = ended
+        self._full_cost_s = ended - started
         self._generation += 1
         self.full_reloads += 1
+        self._in_default_order()  # here, not in the first query after a load (0.1 s at 100k)
+        if self._on_loaded is not None:
+            self._on_loaded()
+
+    def _read_tables(self) -> tuple[dict[str, _Experiment], list[CachedRun]] | None:
+        """The whole store read straight from its SQLite tables (store_tables.py), or None:
+        not SQLite, a schema it does not know, an error, or a reader MLflow did not confirm
+        (`_check_tables`: then this cache always reads through MLflow).
+
+        Why: MLflow's client builds an ORM object per run, metric, param and tag; 100,000 runs
+        took about a minute that way and the tables read in a few seconds, without MLflow.
+        """
+        if self._tables is None or self._tables_ok is False:
+            return None
+        try:
+            rows, runs = self._read_store()
+        except Exception:  # Unsupported, sqlite3's or psycopg's errors: MLflow reads it
+            return None
+        if self._tables_ok is None:
+            self._start_table_check(runs)
+        self.table_reads += 1
+        return {i: _Experiment(name, stage) for i, (name, stage) in rows.items()}, runs
+
+    def _read_store(self) -> tuple[dict[str, tuple[str, str]], list[CachedRun]]:
+        if isinstance(self._tables, Path):
+            from mlworkbench.explorer.store_tables import read_store
+
+            return read_store(self._tables)
+        from mlworkbench.explorer import pg_tables
+
+        assert self._tables is not None
+        return pg_tables.read_store(self._tables)
+
+    def _read_runs(self, ids: list[str]) -> tuple[dict[str, tuple[str, str]], list[CachedRun]]:
+        if isinstance(self._tables, Path):
+            from mlworkbench.explorer.store_tables import read_runs
+
+            return read_runs(self._tables, ids)
+        from mlworkbench.explorer import pg_tables
+
+        assert self._tables is not None
+        return pg_tables.read_runs(self._tables, ids)
+
+    def _start_table_check(self, runs: list[CachedRun]) -> None:
+        """Compare the tables with MLflow for the newest and a random sample of `runs`, once, in
+        the background: the cache answers from the tables meanwhile (as the first page does
+        before any load), and MLflow's import and the pre-open checks wait for no query."""
+        import heapq
+        import random
+
+        with self._stale_lock:
+            if self._checker is not None:
+                return
+            newest = heapq.nsmallest(
+                _CHECK_NEWEST,
+                runs,
+                key=lambda r: (r.start_time is None, -(r.start_time or 0), r.run_id),
+            )
+            sample = random.sample(runs, min(_CHECK_RANDOM, len(runs)))
+            ids = sorted({run.run_id for run in [*newest, *sample] if "'" not in run.run_id})
+            self._checker = threading.Thread(
+                target=self._check_tables, args=(ids,), name="run-cache-check", daemon=True
+            )
+            self._checker.start()
+
+    def _check_tables(self, ids: list[str]) -> None:
+        ok = False
+        # A store MLflow cannot read: the MLflow path reports it to the next query.
+        with contextlib.suppress(Exception):
+            # Twice at most: a run that changed between the two reads is not a difference.
+            ok = self._same_as_mlflow(ids) or self._same_as_mlflow(ids)
+        self._tables_ok = ok
+        self.table_checks += 1
+        if not ok:
+            self.mark_stale(None)  # the next query reads everything again, through MLflow
+
+    def wait_checked(self, timeout: float | None = None) -> bool | None:
+        """Wait for the check of the first table read; whether the tables matched MLflow."""
+        checker = self._checker
+        if checker is not None:
+            checker.join(timeout)
+        return self._tables_ok
+
+    def _same_as_mlflow(self, ids: list[str]) -> bool:
+        """Whether the tables and MLflow's client answer the same experiments, and the same
+        runs (and none missing on either side) for `ids`."""
+        with collector_paused():
+            experiments = self._read_experiments()
+            found: dict[str, CachedRun] = {}
+            for start in range(0, len(ids), _ID_CHUNK):
+                chunk = ", ".join(f"'{i}'" for i in ids[start : start + _ID_CHUNK])
+                query = f"attributes.run_id IN ({chunk})"
+                found.update((r.run_id, r) for r in self._search(list(experiments), query))
+            rows, runs = self._read_runs(ids)
+        if {i: _Experiment(name, stage) for i, (name, stage) in rows.items()} != experiments:
+            return False
+        tables = {run.run_id: run for run in runs}
+        return tables.keys() == found.keys() and all(
+            same_run(found[i], run) for i, run in tables.items()
+        )
 
     def _incremental(self, stale: set[str]) -> bool:
         """Re-read what may have changed; False when nothing did (the change is unexplained)."""
@@ -457,6 +688,9 @@ class RunCache:
         for run_id in gone:
             del self._runs[run_id]
         self._runs.update((r.run_id, r) for r in changed)
+        with self._stale_lock:
+            if self._changed_since_read is not None:
+                self._changed_since_read.update(gone, (r.run_id for r in changed))
         self._generation += 1
         return True
 

@@ -1,0 +1,264 @@
+"""MLflow's tables in a PostgreSQL store (a `postgresql://` tracking URI), read with psycopg.
+
+The PostgreSQL twin of store_tables.py, for a workspace whose tracking URI is the database
+itself: through MLflow's client the run cache read 100,000 runs in about a minute and kept
+1.4 GiB, and the Runs view's first page waited for all of it. The same rules hold: only MLflow's
+known alembic revision with every column read, experiments all in the default workspace, and
+rows turned into runs exactly as `SqlRun.to_mlflow_entity` does (store_tables._read_runs, shared);
+anything else is `Unsupported` (or a psycopg error) and the caller uses MLflow's client. The
+connection is read-only (`default_transaction_read_only`), one snapshot per read.
+
+psycopg takes a whole result from the server in one call, so unlike sqlite3 it does not hand
+the GIL back per row: plain statements are fine here (store_tables.py explains why that
+matters on a cold server).
+
+The caller checks `require_local` first: a database on another host is never contacted in
+Restricted Mode.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import TYPE_CHECKING, Any
+
+from mlworkbench.explorer.run_listing import (
+    TAG_PREFIX,
+    RunSummary,
+    int_or_none,
+    json_safe_metrics,
+    primary_metric,
+)
+from mlworkbench.explorer.store_tables import (
+    KNOWN_REVISIONS,
+    NEEDED,
+    RUN_NAME_TAG,
+    Point,
+    Unsupported,
+    _read_runs,
+)
+
+if TYPE_CHECKING:
+    from mlworkbench.explorer.cached_runs import CachedRun
+
+SCRIPT_TAG = TAG_PREFIX + "script"
+_DRIVER = re.compile(r"^postgresql(\+\w+)?://", re.IGNORECASE)
+
+
+def is_postgres(tracking_uri: str) -> bool:
+    return _DRIVER.match(tracking_uri) is not None
+
+
+def connect(tracking_uri: str) -> Any:
+    """A read-only psycopg connection for MLflow's SQLAlchemy URI (`postgresql+psycopg://...`;
+    libpq reads its password from the URI, PGPASSWORD or ~/.pgpass as MLflow's driver does)."""
+    import psycopg
+    from psycopg.conninfo import conninfo_to_dict, make_conninfo
+
+    params = conninfo_to_dict(_DRIVER.sub("postgresql://", tracking_uri, count=1))
+    options = str(params.pop("options", "") or "")
+    params["options"] = f"{options} -c default_transaction_read_only=on".strip()
+    params.setdefault("connect_timeout", "5")
+    return psycopg.connect(make_conninfo(**params))  # type: ignore[arg-type]
+
+
+def check_schema(connection: Any) -> dict[str, tuple[str, str]]:
+    """Every experiment ({id: (name, lifecycle stage)}) once the revision and the columns are
+    the ones read here; else Unsupported (store_tables.check_schema's rules)."""
+    row = connection.execute("SELECT version_num FROM alembic_version").fetchone()
+    if row is None or row[0] not in KNOWN_REVISIONS:
+        raise Unsupported(f"schema revision {None if row is None else row[0]}")
+    found: dict[str, set[str]] = {table: set() for table in NEEDED}
+    for table, column in connection.execute(
+        "SELECT table_name, column_name FROM information_schema.columns "
+        "WHERE table_schema = current_schema() AND table_name = ANY(%s)",
+        [list(NEEDED)],
+    ):
+        found[table].add(column)
+    for table, names in found.items():
+        if not NEEDED[table] <= names:
+            raise Unsupported(f"{table} lacks {sorted(NEEDED[table] - names)}")
+    (others,) = connection.execute(
+        "SELECT COUNT(*) FROM experiments WHERE workspace <> 'default'"
+    ).fetchone()
+    if others:
+        raise Unsupported("experiments outside MLflow's default workspace")
+    experiments: dict[str, tuple[str, str]] = {}
+    for experiment_id, name, stage in connection.execute(
+        "SELECT experiment_id, name, lifecycle_stage FROM experiments"
+    ):
+        if not isinstance(experiment_id, int) or not isinstance(name, str):
+            raise Unsupported("an experiment row MLflow would not read")
+        experiments[str(experiment_id)] = (name, str(stage))
+    return experiments
+
+
+def _snapshot(connection: Any) -> None:
+    connection.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
+
+
+def read_store(tracking_uri: str) -> tuple[dict[str, tuple[str, str]], list[CachedRun]]:
+    """(experiments, runs) as the run cache keeps them (store_tables.read_store's answer)."""
+    with connect(tracking_uri) as connection:
+        _snapshot(connection)
+        experiments = check_schema(connection)
+        return experiments, _read_runs(connection, experiments, mark="%s")
+
+
+def read_runs(
+    tracking_uri: str, run_ids: list[str]
+) -> tuple[dict[str, tuple[str, str]], list[CachedRun]]:
+    """`read_store` for these run ids only (the cache's check against MLflow)."""
+    with connect(tracking_uri) as connection:
+        _snapshot(connection)
+        experiments = check_schema(connection)
+        return experiments, _read_runs(connection, experiments, run_ids, mark="%s")
+
+
+def first_page(
+    tracking_uri: str, *, experiment_id: str | None, offset: int, limit: int, deleted: bool
+) -> tuple[list[RunSummary], int, list[str]]:
+    """(runs, total, scripts) of the default-order page, as first_page.py reads a SQLite file.
+    Raises Unsupported or a psycopg error (the caller then asks the cache)."""
+    with connect(tracking_uri) as connection:
+        _snapshot(connection)
+        experiments = check_schema(connection)
+        if experiment_id is not None:
+            if experiments.get(experiment_id, ("", ""))[1] != "active":
+                raise Unsupported("unknown or deleted experiment")  # the cache raises its error
+            scope = [int(experiment_id)]
+        else:
+            scope = [int(i) for i, (_, stage) in experiments.items() if stage == "active"]
+        if not scope:
+            return [], 0, []
+        stage = "deleted" if deleted else "active"
+        where = "r.experiment_id = ANY(%s) AND r.lifecycle_stage = %s"
+        (total,) = connection.execute(
+            f"SELECT COUNT(*) FROM runs r WHERE {where}",  # noqa: S608 - placeholders only
+            [scope, stage],
+        ).fetchone()
+        scripts = sorted(
+            value
+            for (value,) in connection.execute(
+                "SELECT DISTINCT t.value FROM tags t JOIN runs r ON r.run_uuid = t.run_uuid "  # noqa: S608 - placeholders only
+                f"WHERE t.key = %s AND t.value <> '' AND {where}",
+                [SCRIPT_TAG, scope, stage],
+            )
+            if value is not None
+        )
+        # MLflow's default order as the cache sorts it: NULL start times last, run ids by code
+        # point (COLLATE "C"; the database's collation may order text otherwise).
+        rows = connection.execute(
+            "SELECT r.run_uuid, r.name, r.status, r.start_time, r.end_time, r.experiment_id "  # noqa: S608 - placeholders only
+            f"FROM runs r WHERE {where} "
+            'ORDER BY r.start_time DESC NULLS LAST, r.run_uuid COLLATE "C" LIMIT %s OFFSET %s',
+            [scope, stage, limit, offset],
+        ).fetchall()
+        ids = [row[0] for row in rows]
+        metrics = _by_run(
+            connection,
+            "SELECT run_uuid, key, value FROM latest_metrics "
+            "WHERE NOT is_nan AND run_uuid = ANY(%s)",
+            [ids],
+        )
+        params = _by_run(
+            connection, "SELECT run_uuid, key, value FROM params WHERE run_uuid = ANY(%s)", [ids]
+        )
+        tags = _by_run(
+            connection,
+            "SELECT run_uuid, key, value FROM tags WHERE run_uuid = ANY(%s) "
+            "AND (starts_with(key, %s) OR key = %s)",
+            [ids, TAG_PREFIX, RUN_NAME_TAG],
+        )
+    runs = []
+    for run_id, name, status, start, end, experiment in rows:
+        run_tags = tags.get(run_id, {})
+        if not name:
+            name = run_tags.get(RUN_NAME_TAG) or name  # MLflow names it by its tag
+        run_metrics = json_safe_metrics({k: _number(v) for k, v in metrics.get(run_id, {}).items()})
+        runs.append(
+            RunSummary(
+                run_id=run_id,
+                experiment_id=str(experiment),
+                experiment_name=experiments.get(str(experiment), (str(experiment), ""))[0],
+                run_name=str(name) if name else run_id[:8],
+                status=status,
+                start_time=start,
+                end_time=end,
+                script=_optional(run_tags.get(SCRIPT_TAG)),
+                metrics=run_metrics,
+                params={k: str(v) for k, v in params.get(run_id, {}).items()},
+                exit_code=int_or_none(_optional(run_tags.get(TAG_PREFIX + "exit_code"))),
+                error_tail=_optional(run_tags.get(TAG_PREFIX + "error_tail")),
+                primary_metric=primary_metric(run_metrics),
+            )
+        )
+    runs.sort(key=lambda r: (r.start_time is None, -(r.start_time or 0), r.run_id))
+    return runs, int(total), scripts
+
+
+def experiments(tracking_uri: str) -> list[tuple[str, str, str, int]]:
+    """(id, name, lifecycle stage, active run count) of every experiment (first_page.py's)."""
+    with connect(tracking_uri) as connection:
+        _snapshot(connection)
+        found = check_schema(connection)
+        counts = dict(
+            connection.execute(
+                "SELECT experiment_id, COUNT(*) FROM runs WHERE lifecycle_stage = 'active' "
+                "AND experiment_id IS NOT NULL GROUP BY experiment_id"
+            ).fetchall()
+        )
+    return [(i, name, stage, int(counts.get(int(i), 0))) for i, (name, stage) in found.items()]
+
+
+def _by_run(connection: Any, sql: str, params: list[object]) -> dict[str, dict[str, object]]:
+    found: dict[str, dict[str, object]] = {}
+    for run_id, key, value in connection.execute(sql, params):
+        found.setdefault(run_id, {})[key] = value
+    return found
+
+
+def _number(value: object) -> float:
+    if isinstance(value, float):
+        return value
+    raise Unsupported(f"a metric value is {type(value).__name__}")
+
+
+def _optional(value: object) -> str | None:
+    return None if value is None else str(value)
+
+
+def read_compared(
+    tracking_uri: str, run_ids: list[str], metric_keys: list[str] | None
+) -> tuple[list[CachedRun], dict[str, str], dict[tuple[str, str], list[Point]]] | None:
+    """store_tables.read_compared's answer from a PostgreSQL store: (runs in order, experiment
+    names, histories by (run id, key)) in one snapshot; None when a run is not one it lists
+    (MLflow's path then answers, or raises its error)."""
+    with connect(tracking_uri) as connection:
+        _snapshot(connection)
+        experiments = check_schema(connection)
+        found = {run.run_id: run for run in _read_runs(connection, experiments, run_ids, mark="%s")}
+        if any(run_id not in found for run_id in run_ids):
+            return None
+        runs = [found[run_id] for run_id in run_ids]
+        keys = sorted({k for run in runs for k in run.metrics})
+        if metric_keys is not None:
+            keys = [k for k in keys if k in set(metric_keys)]
+        points: dict[tuple[str, str], list[tuple[int, int, float, bool]]] = {}
+        if keys:
+            for run_id, key, step, stamp, value, is_nan in connection.execute(
+                "SELECT run_uuid, key, step, timestamp, value, is_nan FROM metrics "
+                "WHERE run_uuid = ANY(%s) AND key = ANY(%s)",
+                [run_ids, keys],
+            ):
+                if type(step) is not int or type(stamp) is not int:
+                    raise Unsupported("a step or timestamp that is not an integer")
+                points.setdefault((run_id, key), []).append((step, stamp, _number(value), is_nan))
+    nan = float("nan")
+    # MLflow's order (timestamp, step, value), then the comparison's stable sort by step and
+    # timestamp: together step, timestamp, value (a NaN row at its stored value).
+    histories = {
+        pair: [(step, stamp, nan if flag else value) for step, stamp, value, flag in sorted(rows)]
+        for pair, rows in points.items()
+    }
+    names = {run.experiment_id: experiments[run.experiment_id][0] for run in runs}
+    return runs, names, histories
