@@ -16,6 +16,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from mlflow import MlflowClient
 from scripts.run_support import (
     artifact_paths,
     client_for,
@@ -26,6 +27,7 @@ from scripts.run_support import (
     write_script,
 )
 
+from mlworkbench.explorer.run_models import run_models
 from mlworkbench.launch import warm_pool
 from mlworkbench.launch.launcher import start_run
 from mlworkbench.launch.preflight import child_environment
@@ -145,6 +147,7 @@ def test_socket_owned_by_another_uid_is_refused(private_dir: Path) -> None:
 # --- the pool process serving runs -------------------------------------------------------
 
 POOL_READY = re.compile(r"\[warm pool (\d+)\] ready")
+CAPTURE_READY = re.compile(r"\[capture helper \d+\] ready")
 
 
 @pytest.fixture
@@ -217,6 +220,8 @@ def test_warm_run_has_the_same_contents_as_a_cold_one(
     assert isinstance(cold._process, subprocess.Popen)
     cold_result = cold.wait()
     _wait_pools(pool_root, 1)
+    # The model's requirements are inferred in the pool's capture helper once it listens.
+    wait_until(lambda: CAPTURE_READY.search(_pool_logs(pool_root)), 120, "capture helper ready")
     warm = start_run(script, args, workspace=workspace, env=env)
     assert isinstance(warm._process, warm_pool.WarmProcess)
     warm_result = warm.wait()
@@ -237,6 +242,33 @@ def test_warm_run_has_the_same_contents_as_a_cold_one(
     assert warm_pool.WARM_TAG not in cold_run.data.tags
     assert artifact_paths(workspace, cold.run_id) == artifact_paths(workspace, warm.run_id)
     assert "mlworkbench/" + cold.log_path.name in artifact_paths(workspace, cold.run_id)
+    # The inferred environment of the logged model is the cold run's, byte for byte, though
+    # the warm child had it recorded by the helper (which then served one request).
+    cold_env, warm_env = (
+        _model_environment(client, cold.run_id),
+        _model_environment(client, warm.run_id),
+    )
+    assert set(cold_env) >= {"requirements.txt", "conda.yaml", "python_env.yaml"}
+    assert cold_env == warm_env
+    assert "scikit-learn" in cold_env["requirements.txt"]
+    logs = _pool_logs(pool_root)
+    assert "refused" not in logs
+    assert "served a capture request" in logs
+
+
+def _pool_logs(root: Path) -> str:
+    return "".join(log.read_text() for log in root.glob("*.log"))
+
+
+def _model_environment(client: MlflowClient, run_id: str) -> dict[str, str]:
+    """The environment files of the model the run logged, by name."""
+    (model,) = run_models(client, client.get_run(run_id))
+    folder = Path(model.source.removeprefix("file://"))
+    return {
+        name: (folder / name).read_text()
+        for name in ("requirements.txt", "conda.yaml", "python_env.yaml")
+        if (folder / name).is_file()
+    }
 
 
 FAILING_SCRIPT = """

@@ -16,6 +16,7 @@ from __future__ import annotations
 import atexit
 import contextlib
 import functools
+import gc
 import importlib.util
 import json
 import os
@@ -50,6 +51,7 @@ if TYPE_CHECKING:
     from mlworkbench.launch.child import (
         autolog,
         log_file,
+        model_requirements,
         param_capture,
         proc_info,
         retry,
@@ -57,8 +59,24 @@ if TYPE_CHECKING:
         store_open,
     )
 else:
-    autolog, log_file, param_capture, proc_info, retry, run_guard, store_open = _load_child(
-        "autolog", "log_file", "param_capture", "proc_info", "retry", "run_guard", "store_open"
+    (
+        autolog,
+        log_file,
+        model_requirements,
+        param_capture,
+        proc_info,
+        retry,
+        run_guard,
+        store_open,
+    ) = _load_child(
+        "autolog",
+        "log_file",
+        "model_requirements",
+        "param_capture",
+        "proc_info",
+        "retry",
+        "run_guard",
+        "store_open",
     )
 
 
@@ -242,9 +260,14 @@ def prepare() -> None:
             importlib.import_module(name)
 
 
-def main(argv: list[str], warm_autologged: frozenset[str] | None = None) -> int:
+def main(
+    argv: list[str],
+    warm_autologged: frozenset[str] | None = None,
+    capture_socket: str | None = None,
+) -> int:
     """One run. `warm_autologged` is set only in a child of the warm pool: the frameworks whose
-    autologging the pool enabled already (enabling it again would cost as much as cold)."""
+    autologging the pool enabled already (enabling it again would cost as much as cold);
+    `capture_socket` is that pool's model-requirements helper (`model_requirements`)."""
     if len(argv) < 3:
         print("usage: bootstrap.py SPEC SCRIPT [ARGS...]", file=sys.stderr)
         return 2
@@ -297,7 +320,13 @@ def main(argv: list[str], warm_autologged: frozenset[str] | None = None) -> int:
         autolog.enable_autologging([f for f in spec["frameworks"] if f not in done], _warn)
     except Exception as error:
         _warn(f"autologging is off: {error}")
+    if warm_autologged is not None:
+        model_requirements.install(capture_socket)
     signal.signal(signal.SIGTERM, _raise_terminated)
+    # What exists now (mlflow, the store; in a warm child, all the pool had) lives until the
+    # end: the cyclic collector need not walk it during the run nor at exit, where walking a
+    # heap this size costs seconds. The script's own objects are collected as ever.
+    gc.freeze()
     recorder.outcome = run_script(script)
     return recorder.outcome.exit_code
 

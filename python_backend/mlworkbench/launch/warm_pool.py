@@ -38,13 +38,15 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 
 from mlworkbench import __version__
+from mlworkbench.launch.child import import_env
 from mlworkbench.launch.child.private_folder import folder_problem
 
 WARM_ENV = "MLWORKBENCH_WARM"
 """Opt-out switch: `MLWORKBENCH_WARM=0` (the setting `mlWorkbench.runs.warmPool` passes it)."""
 
-KEY_ENV_PREFIXES = ("MLFLOW_", "MLWORKBENCH_", "PYTHON")
-"""Environment variables that change what a preloaded child would import or where it logs."""
+KEY_ENV_PREFIXES = import_env.IMPORT_ENV_PREFIXES
+"""Environment variables that change what a preloaded child would import, how, or where it
+logs (mlflow's, ours, Python's, and those read by the libraries a pool preloads)."""
 
 WARM_TAG = "mlworkbench.warm"
 """Set ("true") on runs a pool's child served (bootstrap.WARM_TAG); the only tag that differs."""
@@ -53,18 +55,8 @@ IDLE_ENV = "MLWORKBENCH_WARM_IDLE_S"
 IDLE_S = 600.0
 """A pool exits after this long without runs (`MLWORKBENCH_WARM_IDLE_S` overrides it)."""
 
-PER_RUN_ENV = frozenset(
-    {
-        "MLFLOW_TRACKING_URI",
-        "MLFLOW_TRACKING_TOKEN",
-        "MLFLOW_TRACKING_USERNAME",
-        "MLFLOW_TRACKING_PASSWORD",
-        "MLFLOW_EXPERIMENT_NAME",
-        "MLFLOW_EXPERIMENT_ID",
-        "MLFLOW_RUN_ID",
-        IDLE_ENV,
-    }
-)
+PER_RUN_ENV = import_env.PER_RUN_ENV
+assert IDLE_ENV in PER_RUN_ENV
 """Read by the child at run time (its env is the run's), so neither in the key nor the pool's
 environment: one pool serves every workspace and store, and holds no secret."""
 

@@ -24,6 +24,7 @@ Runs as a file, like bootstrap.py: the interpreter needs mlflow, not mlworkbench
 from __future__ import annotations
 
 import contextlib
+import gc
 import importlib
 import importlib.util
 import json
@@ -32,6 +33,7 @@ import selectors
 import signal
 import socket
 import struct
+import subprocess
 import sys
 import threading
 import time
@@ -52,6 +54,15 @@ PRELOAD = {
     "xgboost": ("xgboost",),
     "lightgbm": ("lightgbm",),
 }
+# Imported too when installed: what autologging imports after training (scikit-learn's
+# autologging plots its confusion matrix etc. with matplotlib). matplotlib reads its config at
+# import (env, covered by the pool key; a `matplotlibrc` in the working directory, checked per
+# run: such a run is served cold).
+OPTIONAL_PRELOAD = {
+    "sklearn": ("matplotlib", "matplotlib.pyplot"),
+}
+CWD_CONFIG = {"matplotlib": "matplotlibrc"}
+CAPTURE_HELPER = Path(__file__).resolve().with_name("capture_zygote.py")
 
 
 def _log(message: str) -> None:
@@ -75,6 +86,7 @@ class ChildJob:
 
     args: list[str]
     autologged: frozenset[str]
+    capture_socket: str | None = None
 
 
 @dataclass
@@ -89,6 +101,8 @@ class Pool:
     wanted: set[str] = field(default_factory=set)  # frameworks runs asked for, to preload
     stale: bool = False
     last_activity: float = field(default_factory=time.monotonic)
+    capture_socket: Path | None = None  # the model-requirements helper, once started
+    helper: subprocess.Popen[bytes] | None = None
 
     def serve(self) -> ChildJob | None:
         """Accept requests until idle, stale or replaced; returns a job only in a child."""
@@ -163,15 +177,24 @@ class Pool:
             _send(conn, {"error": "late"})  # the client has given up and runs cold
             conn.close()
             return None
+        config = _cwd_config(str(request.get("cwd", "")))
+        if config is not None:  # preloaded under other settings than this run's: cold
+            _send(conn, {"error": f"config: {config}"})
+            conn.close()
+            return None
         sys.stdout.flush()
         sys.stderr.flush()
+        gc.freeze()  # a child's collections and exit never walk (and copy) the pool's objects
         pid = os.fork()
         if pid == 0:
             listener.close()
             for other in self.children.values():
                 other.close()
             try:
-                return _become_run(conn, request, frozenset(self.autologged))
+                job = _become_run(conn, request, frozenset(self.autologged))
+                if self.capture_socket is not None:
+                    job.capture_socket = str(self.capture_socket)
+                return job
             except BaseException as error:  # never return into the pool's loop as a child
                 with contextlib.suppress(Exception):
                     _send(conn, {"error": f"child setup: {error}"})
@@ -198,15 +221,56 @@ class Pool:
                 except Exception as error:  # not installed here: the child imports nothing
                     _log(f"cannot preload {name}: {error}")
                     break
+            for name in OPTIONAL_PRELOAD.get(framework, ()):
+                try:
+                    importlib.import_module(name)
+                except Exception as error:
+                    _log(f"not preloading {name}: {error}")
+                    break
         try:
             hooked = self.bootstrap.autolog.enable_autologging(fresh, _log)
         except Exception as error:
             _log(f"cannot enable autologging in the pool: {error}")
             return
         self.autologged.update(fresh)
+        gc.collect()  # what importing left behind, before it is frozen for the children
+        gc.freeze()
         _log(f"preloaded {fresh}, autolog hooks {hooked}")
         if threading.active_count() > 1:
             _log(f"preloading started threads: {threading.enumerate()}")
+
+    def start_helper(self) -> None:
+        """Start the model-requirements helper (capture_zygote.py) next to this pool's socket;
+        children use it once it listens (`model_requirements.install`)."""
+        try:
+            target = self.bootstrap.model_requirements.capture_script()
+            from mlflow.environment_variables import _MLFLOW_IN_CAPTURE_MODULE_PROCESS as flag
+        except Exception as error:
+            _log(f"no model-requirements helper: {error}")
+            return
+        path = self.socket_path.with_name(self.socket_path.stem + ".capture.sock")
+        env = dict(os.environ)
+        # As MLflow starts its subprocess (requirements_utils._capture_imported_modules).
+        env["PATH"] = "/usr/sbin:/sbin:" + env.get("PATH", "")
+        env[flag.name] = "true"
+        try:
+            self.helper = subprocess.Popen(
+                [sys.executable, str(CAPTURE_HELPER), str(path), target, str(os.getpid())],
+                env=env,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                close_fds=True,
+            )
+        except OSError as error:
+            _log(f"cannot start the model-requirements helper: {error}")
+            return
+        self.capture_socket = path
+
+    def stop_helper(self) -> None:
+        if self.helper is not None and self.helper.poll() is None:
+            self.helper.terminate()
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                self.helper.wait(5)
 
     def _reap(self) -> None:
         while self.children:
@@ -253,6 +317,15 @@ def _become_run(
     _reseed()
     conn.close()  # the pool keeps its copy to report the exit
     return ChildJob([str(a) for a in request["args"]], autologged)
+
+
+def _cwd_config(cwd: str) -> str | None:
+    """A config file in the run's working directory that a preloaded module would have read
+    at import (the pool imported it elsewhere), or None."""
+    for module, name in CWD_CONFIG.items():
+        if module in sys.modules and cwd and os.path.exists(os.path.join(cwd, name)):
+            return name
+    return None
 
 
 def _reseed() -> None:
@@ -311,13 +384,28 @@ def main(argv: list[str]) -> int:
     bootstrap = load_bootstrap()
     bootstrap.prepare()
     pool = Pool(Path(argv[1]), argv[2], float(argv[3]), bootstrap)
-    job = pool.serve()
+    pool.start_helper()
+    if not bootstrap.model_requirements.prewarm():
+        _log("the module -> package map is computed by each run")
+    gc.collect()
+    gc.freeze()
+    try:
+        job = pool.serve()
+    finally:
+        if os.getpid() == PARENT_PID:
+            pool.stop_helper()
     if job is None:
         _log("exiting")
         return 0
     # In the child, with only this frame and the module's left: the bootstrap takes over, and
     # the interpreter's own exit (threads, atexit) ends the run as it would a cold one.
-    return int(bootstrap.main(["bootstrap.py", *job.args], warm_autologged=job.autologged))
+    return int(
+        bootstrap.main(
+            ["bootstrap.py", *job.args],
+            warm_autologged=job.autologged,
+            capture_socket=job.capture_socket,
+        )
+    )
 
 
 if __name__ == "__main__":
