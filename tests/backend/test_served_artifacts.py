@@ -93,13 +93,22 @@ _SCRIPT = textwrap.dedent(
 
 
 @pytest.mark.slow
-def test_a_server_tracked_runs_artifacts_open_from_the_workspace(tmp_path: Path) -> None:
+def test_a_server_tracked_runs_artifacts_open_from_the_workspace(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from mlworkbench.deploy.model_source import load_pyfunc, resolve_model_source
     from mlworkbench.explorer.artifact_access import resolve_artifact
     from mlworkbench.explorer.run_details import get_run_details, list_artifacts
     from mlworkbench.explorer.run_models import resolve_model_file
+    from mlworkbench.launch.launcher import start_run
     from mlworkbench.tracking import tracking_server as ts
     from mlworkbench.tracking.network_access import local_only
+    from mlworkbench.tracking.tracking_token import (
+        AUTH_NAME,
+        MLFLOW_AUTH_ENV,
+        TOKEN_ENV,
+        TOKEN_URI_ENV,
+    )
 
     workspace = tmp_path / "ws"
     workspace.mkdir()
@@ -109,6 +118,18 @@ def test_a_server_tracked_runs_artifacts_open_from_the_workspace(tmp_path: Path)
             [sys.executable, "-c", _SCRIPT], env=ts.server_env(workspace), cwd=workspace,
             capture_output=True, text=True, timeout=300, check=False,
         )  # fmt: skip
+        # A run the workbench tracks to a server: MLflow prints the run's link when the run
+        # ends, once (the bootstrap's second, explicit end must not print it again).
+        tiny = workspace / "tiny.py"
+        tiny.write_text("print('tiny run')\n")
+        uri, token = ts.server_status(workspace).uri, ts.server_token(workspace)  # type: ignore[union-attr]
+        # As the editor's server admits its own clients: the token scoped to that origin.
+        monkeypatch.setenv(TOKEN_ENV, str(token))
+        monkeypatch.setenv(TOKEN_URI_ENV, uri)
+        monkeypatch.setenv(MLFLOW_AUTH_ENV, AUTH_NAME)
+        handle = start_run(tiny, workspace=workspace, tracking_uri=uri)
+        assert handle.wait().status == "FINISHED"
+        assert handle.log_path.read_text().count("View run") == 1
     finally:
         ts.stop_server(workspace)
     assert logged.returncode == 0, logged.stderr[-3000:]

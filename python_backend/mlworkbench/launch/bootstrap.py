@@ -23,6 +23,7 @@ import os
 import runpy
 import signal
 import sys
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType, ModuleType
@@ -210,8 +211,11 @@ class RunRecorder:
         else:
             with contextlib.suppress(Exception):
                 mlflow.end_run(outcome.status)
-        # Status last, so "ended" implies "logged"; explicit, in case close() could not.
-        call(lambda: client.set_terminated(self.run_id, outcome.status))
+        # Status last, so "ended" implies "logged"; explicit, in case close() could not. On a
+        # tracking server, ending the run above printed MLflow's "View run … at" line already:
+        # this second end must not print it again.
+        with _url_not_printed():
+            call(lambda: client.set_terminated(self.run_id, outcome.status))
 
         data = call(lambda: client.get_run(self.run_id)).data
         _write_json(
@@ -241,6 +245,22 @@ def _process_tags(spec: dict[str, Any], *, warm: bool = False) -> dict[str, str]
         }
     )
     return {k: v for k, v in tags.items() if v != ""}
+
+
+@contextlib.contextmanager
+def _url_not_printed() -> Iterator[None]:
+    """MLflow prints a run's link on every `set_terminated` through a server unless this
+    switch (read at each call) is on; the user's own setting is restored after."""
+    name = "MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT"
+    before = os.environ.get(name)
+    os.environ[name] = "true"
+    try:
+        yield
+    finally:
+        if before is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = before
 
 
 def prepare() -> None:
