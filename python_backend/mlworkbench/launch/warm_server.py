@@ -278,7 +278,7 @@ class Pool:
                 pid, status = os.waitpid(-1, os.WNOHANG)
             except ChildProcessError:  # reaped elsewhere (SIGCHLD ignored by a library)
                 for lost in list(self.children):
-                    if not _alive(lost):
+                    if not self.bootstrap.proc_info.is_same_process(lost, None):
                         self.children.pop(lost).close()
                 return
             if pid == 0:
@@ -338,16 +338,6 @@ def _reseed() -> None:
     if torch is not None:
         with contextlib.suppress(Exception):
             torch.seed()
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def _peer_uid(conn: socket.socket) -> int | None:

@@ -25,6 +25,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from mlworkbench.errors import MlWorkbenchError
+from mlworkbench.launch.child.proc_info import is_same_process
 from mlworkbench.tracking.tracking_server_store import (
     InvalidBackendStoreError,
     backend_kind,
@@ -127,19 +128,6 @@ def _write_state(workspace: Path, state: Mapping[str, object]) -> None:
     os.replace(temp, folder / _STATE)
 
 
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    with contextlib.suppress(OSError):
-        if Path(f"/proc/{pid}/stat").read_text().split(")")[-1].split()[0] == "Z":
-            return False
-    return True
-
-
 def _info(state: Mapping[str, object]) -> ServerInfo:
     pid = int(str(state["pid"]))
     return ServerInfo(
@@ -148,7 +136,7 @@ def _info(state: Mapping[str, object]) -> ServerInfo:
         backend_kind=str(state["backend_kind"]),
         pid=pid,
         started_at=float(str(state["started_at"])),
-        alive=_pid_alive(pid),
+        alive=is_same_process(pid, None),
         log_path=str(state["log_path"]),
     )
 
