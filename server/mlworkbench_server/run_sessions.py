@@ -10,6 +10,7 @@ from __future__ import annotations
 import sys
 import threading
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -36,6 +37,9 @@ if TYPE_CHECKING:
     from mlworkbench_server.server import WorkbenchServer
 
 FLUSH_INTERVAL_S = 0.1
+PREPARE_EVERY_S = 60.0
+"""How often an open training script may ask the warm pool to get ready (lenses are asked for
+on every edit); a pool idles out after minutes, so this also keeps it while the script is open."""
 MAX_BATCH_CHARS = 64 * 1024
 
 
@@ -96,6 +100,29 @@ class RunSessions:
         self._server = server
         self._handles: dict[str, RunHandle | RayRunSession] = {}
         self._lock = threading.Lock()
+        self._prepared: dict[tuple[str, ...], float] = {}  # frameworks -> when last asked
+
+    def prepare_warm(self, script: Path, frameworks: Sequence[str]) -> None:
+        """A training script is open: have the warm pool preload its frameworks now, so its
+        first run is served warm (`launcher.prepare_warm_pool`). Trusted workspaces only; at
+        most once a minute per set of frameworks; off the event loop, and never an error."""
+        wanted = tuple(sorted(set(frameworks)))
+        if not self._server.trusted or not wanted:
+            return
+        now = time.monotonic()
+        with self._lock:
+            if now - self._prepared.get(wanted, -PREPARE_EVERY_S) < PREPARE_EVERY_S:
+                return
+            self._prepared[wanted] = now
+
+        def prepare() -> None:
+            from mlworkbench.launch.launcher import prepare_warm_pool
+
+            prepare_warm_pool(
+                script.parent, wanted, python=sys.executable, tracking_uri=self._server.tracking_uri
+            )
+
+        threading.Thread(target=prepare, name="warm-pool-prepare", daemon=True).start()
 
     def start(self, params: StartRunParams) -> StartRunResult:
         from mlworkbench.errors import MlWorkbenchError

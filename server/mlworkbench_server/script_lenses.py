@@ -3,11 +3,13 @@ script's runs, Report…, and a summary of frameworks and parameters.
 
 Lenses come from `ast` analysis of the editor's text alone; the user's script is never
 imported, so opening a file runs nothing (which is also what makes them safe in Restricted
-Mode).
+Mode). In a trusted workspace, a training script's lenses also ask the warm pool to preload
+its frameworks (`RunSessions.prepare_warm`), so its first run starts warm.
 """
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from lsprotocol import types
@@ -103,7 +105,10 @@ def register(server: WorkbenchServer) -> None:
     def code_lens(ls: WorkbenchServer, params: types.CodeLensParams) -> list[types.CodeLens]:
         document = ls.workspace.get_text_document(params.text_document.uri)
         runs = ls.script_runs.for_path(document.path)
-        return lenses_for(document.uri, ls.analyses.analysis_for(document), runs)
+        analysis = ls.analyses.analysis_for(document)
+        if analysis.is_training_script:
+            ls.runs.prepare_warm(Path(document.path), analysis.frameworks)
+        return lenses_for(document.uri, analysis, runs)
 
     @server.feature(types.TEXT_DOCUMENT_DID_CLOSE)
     def did_close(ls: WorkbenchServer, params: types.DidCloseTextDocumentParams) -> None:

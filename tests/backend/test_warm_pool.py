@@ -29,7 +29,7 @@ from scripts.run_support import (
 
 from mlworkbench.explorer.run_models import run_models
 from mlworkbench.launch import warm_pool
-from mlworkbench.launch.launcher import start_run
+from mlworkbench.launch.launcher import prepare_warm_pool, start_run
 from mlworkbench.launch.preflight import child_environment
 
 
@@ -269,6 +269,28 @@ def _model_environment(client: MlflowClient, run_id: str) -> dict[str, str]:
         for name in ("requirements.txt", "conda.yaml", "python_env.yaml")
         if (folder / name).is_file()
     }
+
+
+@pytest.mark.slow
+def test_an_opened_script_readies_the_pool_so_its_first_run_is_warm(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, pool_root: Path
+) -> None:
+    workspace = make_workspace(tmp_path, monkeypatch)
+    script = write_script(workspace, "train.py", PARITY_SCRIPT)
+    # What the editor does when a training script is opened (server: run_sessions).
+    assert prepare_warm_pool(workspace, ["sklearn"]) == "started"
+    _wait_pools(pool_root, 1)
+    wait_until(lambda: "preloaded ['sklearn']" in _pool_logs(pool_root), 120, "sklearn loaded")
+    assert prepare_warm_pool(workspace, ["sklearn"]) == "asked"  # the pool is there: no second
+    assert len(_pool_pids(pool_root)) == 1
+
+    first = start_run(script, ["--c", "0.5"], workspace=workspace)
+    assert isinstance(first._process, warm_pool.WarmProcess)  # the very first run: warm
+    assert first.wait().status == "FINISHED"
+    assert "C" in client_for(workspace).get_run(first.run_id).data.params
+
+    monkeypatch.setenv(warm_pool.WARM_ENV, "0")  # the setting off: nothing is started
+    assert prepare_warm_pool(workspace, ["sklearn"]) == "off"
 
 
 FAILING_SCRIPT = """

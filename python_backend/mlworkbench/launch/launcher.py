@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -52,6 +53,7 @@ __all__ = [
     "RunResult",
     "debug_launch",
     "prepare_launch",
+    "prepare_warm_pool",
     "reconcile_stale_runs",
     "start_run",
 ]
@@ -120,6 +122,27 @@ def start_run(
         workspace=plan.cwd,
         started_s=started_s,
     )
+
+
+def prepare_warm_pool(
+    workspace: Path,
+    frameworks: Sequence[str],
+    *,
+    python: str = sys.executable,
+    tracking_uri: str | None = None,
+) -> str:
+    """Ready the warm pool that `start_run(..., workspace=workspace)` would use, with
+    `frameworks` preloaded, before any run: the editor calls it when a training script is
+    opened, so even the first run is served warm. The pool key is computed from the very
+    environment a run would get. Returns `warm_pool.prepare`'s word; never raises."""
+    from mlworkbench.launch.preflight import child_environment
+    from mlworkbench.tracking.tracking_uri import resolve_tracking_uri
+
+    try:
+        uri = resolve_tracking_uri(workspace, tracking_uri)
+        return warm_pool.prepare(python, child_environment(os.environ, None, uri), frameworks)
+    except Exception:
+        return "unavailable"
 
 
 def _start_warm(plan: LaunchPlan) -> warm_pool.WarmProcess | None:

@@ -209,9 +209,12 @@ def idle_seconds(env: Mapping[str, str]) -> float:
         return IDLE_S
 
 
-def start_pool(python: str, env: Mapping[str, str], root: Path) -> subprocess.Popen[bytes] | None:
+def start_pool(
+    python: str, env: Mapping[str, str], root: Path, frameworks: Sequence[str] = ()
+) -> subprocess.Popen[bytes] | None:
     """Start a pool for `python` in the background (its own session, so a Ctrl+C or a cancel
-    of a run does not reach it); its stderr goes to a 0600 log next to its socket."""
+    of a run does not reach it), preloading `frameworks`; its stderr goes to a 0600 log next
+    to its socket."""
     path = socket_path(root, python)
     log_path = path.with_suffix(".log")
     try:
@@ -220,7 +223,14 @@ def start_pool(python: str, env: Mapping[str, str], root: Path) -> subprocess.Po
         return None
     try:
         return subprocess.Popen(
-            [python, str(SERVER), str(path), key_for(python, env), str(idle_seconds(env))],
+            [
+                python,
+                str(SERVER),
+                str(path),
+                key_for(python, env),
+                str(idle_seconds(env)),
+                ",".join(frameworks),
+            ],
             env=pool_env(env),
             cwd=root,
             stdin=subprocess.DEVNULL,
@@ -233,6 +243,32 @@ def start_pool(python: str, env: Mapping[str, str], root: Path) -> subprocess.Po
         return None
     finally:
         os.close(fd)
+
+
+def prepare(python: str, env: Mapping[str, str], frameworks: Sequence[str]) -> str:
+    """Get the pool for runs with `env` ready before the first run: start it (preloading
+    `frameworks`) or ask the running one to preload them. Returns what happened: "off",
+    "started", "asked" or "unavailable"; never raises (the pool is an optimisation)."""
+    if not warm_enabled(env):
+        return "off"
+    root = pools_root()
+    if root is None:
+        return "unavailable"
+    conn = connect_trusted(socket_path(root, python))
+    if conn is None:
+        return "started" if start_pool(python, env, root, frameworks) else "unavailable"
+    request = {"key": key_for(python, env), "prepare": True, "frameworks": list(frameworks)}
+    try:
+        conn.settimeout(REPLY_TIMEOUT_S)
+        conn.sendall(json.dumps(request).encode() + b"\n")
+        reply, _rest = _read_reply(conn)
+    except (OSError, ValueError):
+        return "unavailable"
+    finally:
+        conn.close()
+    if reply.get("error") == "stale":  # settings or packages changed: a new pool
+        return "started" if start_pool(python, env, root, frameworks) else "unavailable"
+    return "asked" if "prepared" in reply else "unavailable"
 
 
 class WarmProcess:

@@ -1,4 +1,5 @@
-"""The warm pool: `python warm_server.py SOCKET KEY IDLE_S`, one per user and interpreter.
+"""The warm pool: `python warm_server.py SOCKET KEY IDLE_S [FRAMEWORKS]`, one per user and
+interpreter (FRAMEWORKS, comma-separated: preload these before any run asks).
 
 It imports mlflow and the bootstrap once, then forks one child per run; the child becomes the
 very process `python bootstrap.py SPEC SCRIPT ARGS` would have been (own session, the run's
@@ -14,9 +15,11 @@ SQLite connection shared across fork corrupts POSIX locks; children open their o
 Protocol (one JSON line each way, on a Unix socket in this user's 0700 folder; peers of another
 uid are refused by SO_PEERCRED): the client sends {key, args, cwd, env, log_path, frameworks};
 the pool answers {"pid": N} once forked and {"exit": returncode} when the child ends, or
-{"error": why}. A request with another key makes this pool stale: it stops accepting and exits
-once its children ended. It also exits after IDLE_S seconds without runs, or when a newer pool
-took over its socket path.
+{"error": why}. {key, prepare: true, frameworks} only asks it to preload those frameworks
+(the editor opened a script that uses them) and is answered {"prepared": [loaded so far]}. A
+request with another key makes this pool stale: it stops accepting and exits once its children
+ended. It also exits after IDLE_S seconds without runs, or when a newer pool took over its
+socket path.
 
 Runs as a file, like bootstrap.py: the interpreter needs mlflow, not mlworkbench.
 """
@@ -172,6 +175,11 @@ class Pool:
             conn.close()
             self.stale = True
             _log("a client has another key: stale, exiting once my runs end")
+            return None
+        if request.get("prepare"):  # a script was opened: load what its runs will need
+            self.wanted.update(str(f) for f in request.get("frameworks") or [])
+            _send(conn, {"prepared": sorted(self.preloaded)})
+            conn.close()
             return None
         if float(request.get("deadline", 0)) < time.time():
             _send(conn, {"error": "late"})  # the client has given up and runs cold
@@ -368,12 +376,14 @@ def _send(conn: socket.socket, message: dict[str, Any]) -> bool:
 
 
 def main(argv: list[str]) -> int:
-    if len(argv) != 4:
-        print("usage: warm_server.py SOCKET KEY IDLE_S", file=sys.stderr)
+    if len(argv) not in (4, 5):
+        print("usage: warm_server.py SOCKET KEY IDLE_S [FRAMEWORKS]", file=sys.stderr)
         return 2
     bootstrap = load_bootstrap()
     bootstrap.prepare()
     pool = Pool(Path(argv[1]), argv[2], float(argv[3]), bootstrap)
+    if len(argv) > 4:  # started to get ready for a script: its frameworks (warm_pool.prepare)
+        pool.wanted.update(f for f in argv[4].split(",") if f)
     pool.start_helper()
     if not bootstrap.model_requirements.prewarm():
         _log("the module -> package map is computed by each run")
