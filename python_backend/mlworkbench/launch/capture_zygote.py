@@ -31,7 +31,6 @@ import os
 import selectors
 import signal
 import socket
-import struct
 import sys
 import time
 import traceback
@@ -46,17 +45,18 @@ def _log(message: str) -> None:
     print(f"[capture helper {os.getpid()}] {message}", file=sys.stderr, flush=True)
 
 
-def _import_env() -> Any:
-    """child/import_env.py by path (stdlib only, a private name as the bootstrap does)."""
-    path = Path(__file__).resolve().with_name("child") / "import_env.py"
-    spec = importlib.util.spec_from_file_location("_mlworkbench_import_env", path)
+def _child_module(name: str) -> Any:
+    """A stdlib-only module of child/ by path, under a private name, as the bootstrap does."""
+    path = Path(__file__).resolve().with_name("child") / f"{name}.py"
+    spec = importlib.util.spec_from_file_location(f"_mlworkbench_capture_{name}", path)
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
 
 
-IMPORT_ENV = _import_env()
+IMPORT_ENV = _child_module("import_env")
+LINES = _child_module("unix_lines")
 
 
 def settings_of(env: dict[str, str]) -> dict[str, str]:
@@ -119,16 +119,16 @@ def _serve_one(
     selector: selectors.BaseSelector,
     started_settings: dict[str, str],
 ) -> bool:
-    if _peer_uid(conn) != os.getuid():
+    if LINES.peer_uid(conn) != os.getuid():
         conn.close()
         return False
     try:
         conn.settimeout(REQUEST_TIMEOUT_S)
-        request = json.loads(_read_line(conn))
+        request = json.loads(LINES.read_line(conn))
         env = {str(k): str(v) for k, v in request["env"].items()}
         argv = [str(a) for a in request["argv"]]
     except (OSError, ValueError, KeyError, TypeError, AttributeError) as error:
-        _send(conn, {"error": f"bad request: {error}"})
+        LINES.send(conn, {"error": f"bad request: {error}"})
         conn.close()
         return False
     settings = settings_of(env)
@@ -139,7 +139,7 @@ def _serve_one(
             if settings.get(k) != started_settings.get(k)
         )
         _log(f"refused: the request's {', '.join(names)} differ from mine")
-        _send(conn, {"error": "settings"})
+        LINES.send(conn, {"error": "settings"})
         conn.close()
         return False
     sys.stdout.flush()
@@ -155,7 +155,7 @@ def _serve_one(
             code = _run(request, argv, env)
         finally:
             os._exit(code)
-    if not _send(conn, {"pid": pid}):
+    if not LINES.send(conn, {"pid": pid}):
         conn.close()
         os.kill(pid, signal.SIGKILL)
         conn = socket.socket()  # a placeholder until the child is reaped
@@ -220,7 +220,7 @@ def _reap(children: dict[int, socket.socket], selector: selectors.BaseSelector) 
         _log(f"served a capture request: child {pid} exited {code}")
         with contextlib.suppress(KeyError, ValueError):
             selector.unregister(conn)
-        _send(conn, {"exit": code})
+        LINES.send(conn, {"exit": code})
         conn.close()
 
 
@@ -234,33 +234,6 @@ def _client_gone(conn: socket.socket, children: dict[int, socket.socket], select
             children[pid] = socket.socket()  # reaped later, nobody to tell
             break
     conn.close()
-
-
-def _peer_uid(conn: socket.socket) -> int | None:
-    option = getattr(socket, "SO_PEERCRED", None)
-    if option is None:
-        return None
-    raw = conn.getsockopt(socket.SOL_SOCKET, option, struct.calcsize("3i"))
-    return int(struct.unpack("3i", raw)[1])
-
-
-def _read_line(conn: socket.socket) -> str:
-    data = b""
-    while not data.endswith(b"\n"):
-        chunk = conn.recv(65536)
-        if not chunk:
-            break
-        data += chunk
-    return data.decode()
-
-
-def _send(conn: socket.socket, message: dict[str, Any]) -> bool:
-    try:
-        conn.settimeout(REQUEST_TIMEOUT_S)
-        conn.sendall(json.dumps(message).encode() + b"\n")
-    except OSError:
-        return False
-    return True
 
 
 PARENT_PID = os.getpid()

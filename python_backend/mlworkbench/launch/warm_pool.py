@@ -29,7 +29,6 @@ import select
 import signal
 import socket
 import stat
-import struct
 import subprocess
 import sys
 import tempfile
@@ -40,6 +39,7 @@ from pathlib import Path
 from mlworkbench import __version__
 from mlworkbench.launch.child import import_env
 from mlworkbench.launch.child.private_folder import folder_problem
+from mlworkbench.launch.child.unix_lines import peer_uid
 
 WARM_ENV = "MLWORKBENCH_WARM"
 """Opt-out switch: `MLWORKBENCH_WARM=0` (the setting `mlWorkbench.runs.warmPool` passes it)."""
@@ -144,17 +144,6 @@ def socket_problem(path: Path) -> str | None:
     if stat.S_IMODE(info.st_mode) & 0o077:
         return f"its mode is {stat.S_IMODE(info.st_mode):o}, open to other users"
     return None
-
-
-def peer_uid(conn: socket.socket) -> int | None:
-    """The uid of the process at the other end of a Unix socket (SO_PEERCRED), or None where
-    the platform has no such option (then the caller must not trust the peer)."""
-    option = getattr(socket, "SO_PEERCRED", None)
-    if option is None or not sys.platform.startswith("linux"):
-        return None
-    raw = conn.getsockopt(socket.SOL_SOCKET, option, struct.calcsize("3i"))
-    _pid, uid, _gid = struct.unpack("3i", raw)
-    return int(uid)
 
 
 def connect_trusted(path: Path, timeout: float = 1.0) -> socket.socket | None:

@@ -35,7 +35,6 @@ import os
 import selectors
 import signal
 import socket
-import struct
 import subprocess
 import sys
 import threading
@@ -70,6 +69,20 @@ CAPTURE_HELPER = Path(__file__).resolve().with_name("capture_zygote.py")
 
 def _log(message: str) -> None:
     print(f"[warm pool {os.getpid()}] {message}", file=sys.stderr, flush=True)
+
+
+def _child_module(name: str) -> ModuleType:
+    """A stdlib-only module of child/ by path, under a private name (this file runs as a
+    script in the user's interpreter, where mlworkbench is not importable)."""
+    path = Path(__file__).resolve().with_name("child") / f"{name}.py"
+    spec = importlib.util.spec_from_file_location(f"_mlworkbench_pool_{name}", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+LINES = _child_module("unix_lines")
 
 
 def load_bootstrap() -> ModuleType:
@@ -160,34 +173,34 @@ class Pool:
 
     def _handle(self, conn: socket.socket, listener: socket.socket) -> ChildJob | None:
         self.last_activity = time.monotonic()
-        if _peer_uid(conn) != os.getuid():
+        if LINES.peer_uid(conn) != os.getuid():
             conn.close()
             return None
         try:
             conn.settimeout(REQUEST_TIMEOUT_S)
-            request = json.loads(_read_line(conn))
+            request = json.loads(LINES.read_line(conn))
         except (OSError, ValueError) as error:
-            _send(conn, {"error": f"bad request: {error}"})
+            LINES.send(conn, {"error": f"bad request: {error}"})
             conn.close()
             return None
         if request.get("key") != self.key:
-            _send(conn, {"error": "stale"})
+            LINES.send(conn, {"error": "stale"})
             conn.close()
             self.stale = True
             _log("a client has another key: stale, exiting once my runs end")
             return None
         if request.get("prepare"):  # a script was opened: load what its runs will need
             self.wanted.update(str(f) for f in request.get("frameworks") or [])
-            _send(conn, {"prepared": sorted(self.preloaded)})
+            LINES.send(conn, {"prepared": sorted(self.preloaded)})
             conn.close()
             return None
         if float(request.get("deadline", 0)) < time.time():
-            _send(conn, {"error": "late"})  # the client has given up and runs cold
+            LINES.send(conn, {"error": "late"})  # the client has given up and runs cold
             conn.close()
             return None
         config = _cwd_config(str(request.get("cwd", "")))
         if config is not None:  # preloaded under other settings than this run's: cold
-            _send(conn, {"error": f"config: {config}"})
+            LINES.send(conn, {"error": f"config: {config}"})
             conn.close()
             return None
         sys.stdout.flush()
@@ -205,9 +218,9 @@ class Pool:
                 return job
             except BaseException as error:  # never return into the pool's loop as a child
                 with contextlib.suppress(Exception):
-                    _send(conn, {"error": f"child setup: {error}"})
+                    LINES.send(conn, {"error": f"child setup: {error}"})
                 os._exit(127)
-        if not _send(conn, {"pid": pid}):
+        if not LINES.send(conn, {"pid": pid}):
             conn.close()
             conn = socket.socket()  # a placeholder: the client left, the child still runs
         self.children[pid] = conn
@@ -295,7 +308,7 @@ class Pool:
             conn = self.children.pop(pid, None)
             self.last_activity = time.monotonic()
             if conn is not None:
-                _send(conn, {"exit": os.waitstatus_to_exitcode(status)})
+                LINES.send(conn, {"exit": os.waitstatus_to_exitcode(status)})
                 conn.close()
 
 
@@ -346,33 +359,6 @@ def _reseed() -> None:
     if torch is not None:
         with contextlib.suppress(Exception):
             torch.seed()
-
-
-def _peer_uid(conn: socket.socket) -> int | None:
-    option = getattr(socket, "SO_PEERCRED", None)
-    if option is None:
-        return None
-    raw = conn.getsockopt(socket.SOL_SOCKET, option, struct.calcsize("3i"))
-    return int(struct.unpack("3i", raw)[1])
-
-
-def _read_line(conn: socket.socket) -> str:
-    data = b""
-    while not data.endswith(b"\n"):
-        chunk = conn.recv(65536)
-        if not chunk:
-            break
-        data += chunk
-    return data.decode()
-
-
-def _send(conn: socket.socket, message: dict[str, Any]) -> bool:
-    try:
-        conn.settimeout(REQUEST_TIMEOUT_S)
-        conn.sendall(json.dumps(message).encode() + b"\n")
-    except OSError:
-        return False
-    return True
 
 
 def main(argv: list[str]) -> int:

@@ -25,7 +25,6 @@ import json
 import os
 import select
 import socket
-import struct
 import sys
 import tempfile
 import time
@@ -108,14 +107,6 @@ class _HelperUnavailable(Exception):
     """The helper could not serve this request: run the subprocess instead."""
 
 
-def _peer_uid(conn: socket.socket) -> int | None:
-    option = getattr(socket, "SO_PEERCRED", None)
-    if option is None or not sys.platform.startswith("linux"):
-        return None
-    raw = conn.getsockopt(socket.SOL_SOCKET, option, struct.calcsize("3i"))
-    return int(struct.unpack("3i", raw)[1])
-
-
 def _read_message(conn: socket.socket, buffer: bytearray, deadline: float) -> dict[str, Any]:
     while b"\n" not in buffer:
         remaining = deadline - time.monotonic()
@@ -142,6 +133,7 @@ def run_in_helper(
     """Run `python ARGV` in the helper; returns when it exited 0. Raises _HelperUnavailable
     for anything else but a timeout, which raises TimeoutError after killing the child."""
     from .private_folder import folder_problem
+    from .unix_lines import peer_uid
 
     path = Path(socket_path)
     if folder_problem(path.parent) is not None:
@@ -153,7 +145,7 @@ def run_in_helper(
             conn.connect(socket_path)
         except OSError as error:
             raise _HelperUnavailable(str(error)) from error
-        if _peer_uid(conn) != os.getuid():
+        if peer_uid(conn) != os.getuid():
             raise _HelperUnavailable("the helper is not this user's")
         with tempfile.TemporaryDirectory(prefix="mlworkbench-capture-") as folder:
             request = {
