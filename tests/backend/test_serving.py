@@ -124,7 +124,11 @@ def _log_models(workspace: Path) -> tuple[str, Any]:
     forest = RandomForestClassifier(n_estimators=5, max_depth=4, random_state=0).fit(frame, y)
     mlflow.set_tracking_uri(f"sqlite:///{workspace / 'mlflow.db'}")
     try:
-        with mlflow.start_run() as run:
+        # Artifacts in the workspace: the default experiment's root is `./mlruns` of the cwd.
+        experiment = mlflow.create_experiment(
+            "serving", artifact_location=(workspace / "mlruns").as_uri()
+        )
+        with mlflow.start_run(experiment_id=experiment) as run:
             mlflow.sklearn.log_model(
                 linear,
                 name="classifier",

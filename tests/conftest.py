@@ -1,0 +1,32 @@
+"""Checks over the whole test session, for every suite.
+
+Tests keep their stores in temporary folders. A store or artifact folder that appears in the
+repository's root (MLflow's defaults are `./mlruns` and `./mlflow.db` of the working directory)
+means a test wrote where a user's checkout would keep its own runs: the session fails, naming it.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+WATCHED = ("mlruns", "mlflow.db", "mlartifacts")
+_present_at_start: set[str] = set()
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    _present_at_start.update(name for name in WATCHED if (ROOT / name).exists())
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    if hasattr(session.config, "workerinput"):  # xdist workers: the controller checks once
+        return
+    leaked = [n for n in WATCHED if (ROOT / n).exists() and n not in _present_at_start]
+    if leaked:
+        reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+        message = f"a test left {', '.join(leaked)} in {ROOT}: tests must use their own folders"
+        if reporter is not None:
+            reporter.write_line(message, red=True)
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
