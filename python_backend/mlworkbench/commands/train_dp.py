@@ -62,6 +62,7 @@ def _run(args: argparse.Namespace) -> int:
     import mlflow
     import mlflow.sklearn
 
+    from mlworkbench.launch.child.store_open import create_if_missing
     from mlworkbench.privacy import privacy_ledger
     from mlworkbench.privacy.dp_training import check_epsilon, train_dp_logistic
     from mlworkbench.reports.report_data import load_table, require_columns
@@ -90,7 +91,9 @@ def _run(args: argparse.Namespace) -> int:
         bounds=args.bounds,
         features=features,
     )
-    mlflow.set_tracking_uri(resolve_tracking_uri(workspace))
+    uri = resolve_tracking_uri(workspace)
+    mlflow.set_tracking_uri(uri)
+    create_if_missing(uri, args.experiment)
     mlflow.set_experiment(args.experiment)
     tags = {
         "mlworkbench.privacy.dataset": loaded.source["sha256"],

@@ -146,8 +146,10 @@ def estimate_range(
     buckets = np.searchsorted(grid, x, side="right")
     release = noisy_counts(buckets, len(grid) + 1, epsilon)
     counts = np.asarray(release.value, dtype=float)
-    # Below this, an empty bucket's noise passes with probability at most 1% over the grid.
-    counts[counts < release.scale * math.log(len(counts) / 0.02)] = 0
+    # Below this, an empty bucket's noise passes with probability at most 0.1% over the grid
+    # (Laplace: P(noise > scale * ln(n / 0.002)) = 0.001 / n). At 1%, one column in a hundred
+    # got a range reaching the far end of the grid (seen: hours up to 2e9).
+    counts[counts < release.scale * math.log(len(counts) / 0.002)] = 0
     total = counts.sum()
     if total <= 0:
         raise InvalidReportInputError(

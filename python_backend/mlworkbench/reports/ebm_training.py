@@ -281,9 +281,12 @@ def _log_run(
     from mlflow.data.pandas_dataset import from_pandas
     from mlflow.models import infer_signature
 
+    from mlworkbench.launch.child.store_open import create_if_missing
     from mlworkbench.tracking.tracking_uri import resolve_tracking_uri
 
-    mlflow.set_tracking_uri(resolve_tracking_uri(workspace, tracking_uri))
+    uri = resolve_tracking_uri(workspace, tracking_uri)
+    mlflow.set_tracking_uri(uri)
+    create_if_missing(uri, experiment)
     experiment_id = mlflow.set_experiment(experiment).experiment_id
     tags = {
         SCRIPT_TAG: SCRIPT_NAME,

@@ -8,6 +8,7 @@ is left for this side is what only MLflow itself can judge.
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import functools
 import hashlib
@@ -190,13 +191,43 @@ def enable_wal(path: Path) -> None:
         pass
 
 
+def create_experiment(client: MlflowClient, name: str) -> str:
+    """Create experiment `name`; its id.
+
+    MLflow roots a new experiment of a local store in `./mlruns` of the process's working
+    directory, so the CLI run from elsewhere, or the language server, would write the
+    workspace's artifacts into another folder. A SQLite store's experiments go to
+    `<folder of the database>/mlruns/<experiment id>` instead, as they would for a process
+    started in that folder.
+    """
+    path = sqlite_path(str(client.tracking_uri))
+    if path is None:
+        return str(client.create_experiment(name))
+    from mlflow.store.tracking.sqlalchemy_store import SqlAlchemyStore
+
+    root = (path.resolve().parent / "mlruns").as_uri()
+    store = SqlAlchemyStore(str(client.tracking_uri), root)  # type: ignore[no-untyped-call]
+    return str(store.create_experiment(name))  # type: ignore[no-untyped-call]
+
+
+def create_if_missing(tracking_uri: str, name: str) -> None:
+    """Before `mlflow.set_experiment(name)`: create a missing experiment where
+    `create_experiment` puts it (set_experiment would root it in the working directory)."""
+    from mlflow.exceptions import MlflowException
+    from mlflow.tracking import MlflowClient
+
+    client = MlflowClient(tracking_uri)
+    if client.get_experiment_by_name(name) is None:
+        with contextlib.suppress(MlflowException):  # another process created it meanwhile
+            create_experiment(client, name)
+
+
 def resolve_experiment(client: MlflowClient, name: str | None) -> str:
     """The id of experiment `name` (MLflow's "Default" when None), created when missing.
 
-    A created experiment gets MLflow's default artifact location, `<root>/<experiment id>`:
-    the process runs in the workspace, so for a local store the root is `<workspace>/mlruns`,
-    the layout `mlflow ui` in the workspace uses too. Passing `<workspace>/mlruns` itself
-    as the location would pour every experiment's runs into one folder.
+    A created experiment gets MLflow's default artifact location, `<root>/<experiment id>`,
+    with the root `mlruns/` beside a local store's database (`create_experiment`), whatever
+    folder this process runs in: the layout `mlflow ui` in the workspace uses too.
     """
     from mlflow.exceptions import MlflowException
 
@@ -212,7 +243,7 @@ def resolve_experiment(client: MlflowClient, name: str | None) -> str:
                 )
             return str(experiment.experiment_id)
         try:
-            return str(call_with_retry(lambda: client.create_experiment(wanted)))
+            return call_with_retry(lambda: create_experiment(client, wanted))
         except MlflowException as error:
             if error.error_code != "RESOURCE_ALREADY_EXISTS":
                 raise
