@@ -3,10 +3,17 @@
 Tests keep their stores in temporary folders. A store or artifact folder that appears in the
 repository's root (MLflow's defaults are `./mlruns` and `./mlflow.db` of the working directory)
 means a test wrote where a user's checkout would keep its own runs: the session fails, naming it.
+The backend and server suites also run in a private working directory (`outside_the_checkout`),
+so a store a test builds with MLflow's defaults lands there; the product's own folder handling
+is tested from another folder on purpose (test_experiment_location.py).
 """
 
 from __future__ import annotations
 
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -30,3 +37,16 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         if reporter is not None:
             reporter.write_line(message, red=True)
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+@pytest.fixture(scope="session")
+def outside_the_checkout() -> Iterator[Path]:
+    """The session's working directory: a private temporary folder, removed at the end."""
+    before = Path.cwd()
+    folder = Path(tempfile.mkdtemp(prefix="mlworkbench-tests-cwd-"))
+    os.chdir(folder)
+    try:
+        yield folder
+    finally:
+        os.chdir(before)
+        shutil.rmtree(folder, ignore_errors=True)

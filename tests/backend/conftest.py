@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from docker_engine import engine  # noqa: F401 - a fixture, shared with tests/server
@@ -57,3 +58,9 @@ def no_tracking_env(monkeypatch: pytest.MonkeyPatch) -> None:
     reads such a store use it with `pytestmark = pytest.mark.usefixtures("no_tracking_env")`.
     """
     monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _private_working_directory(outside_the_checkout: Path) -> Path:
+    """Every test here runs outside the checkout (tests/conftest.py says why)."""
+    return outside_the_checkout

@@ -59,3 +59,9 @@ def no_tracking_env(monkeypatch: pytest.MonkeyPatch) -> None:
     """Forget the machine's MLFLOW_TRACKING_URI for one test (and the server it starts): the
     workspace's own `mlflow.db` is the store under test (see tests/backend/conftest.py)."""
     monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _private_working_directory(outside_the_checkout: Path) -> Path:
+    """Every test here runs outside the checkout (tests/conftest.py says why)."""
+    return outside_the_checkout
