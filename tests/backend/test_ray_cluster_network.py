@@ -4,39 +4,31 @@ Ray swaps `--node-ip-address=127.0.0.1` for the machine's reachable address and 
 gRPC servers to every interface and its Prometheus servers (no authentication) to that address;
 `ray_cluster` keeps the node on the loopback. This reads every listening TCP socket of the
 cluster's processes from /proc (no tool beyond the kernel's own tables) and calls the GCS with
-and without the token. One real cluster, started for this module (slow).
+and without the token. The session's one real cluster (`ray_cluster_support`; slow), on which
+other modules may have run jobs before: its processes must listen on the loopback all the same.
 """
 
 from __future__ import annotations
 
 import ipaddress
 import os
-from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
 from mlworkbench.compute import ray_cluster
 
+if TYPE_CHECKING:
+    from ray_cluster_support import SharedCluster
+
+pytest_plugins = ["ray_cluster_support"]
 pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
-def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ray_cluster.ClusterInfo]:
-    state = tmp_path_factory.mktemp("ray-state")
-    saved = os.environ.get("XDG_STATE_HOME")
-    os.environ["XDG_STATE_HOME"] = str(state)  # this module's own cluster record
-    try:
-        info = ray_cluster.start_local_cluster(num_cpus=1)
-        try:
-            yield info
-        finally:
-            ray_cluster.stop_local_cluster()
-    finally:
-        if saved is None:
-            os.environ.pop("XDG_STATE_HOME", None)
-        else:
-            os.environ["XDG_STATE_HOME"] = saved
+def cluster(shared_ray_cluster: SharedCluster) -> ray_cluster.ClusterInfo:
+    return shared_ray_cluster.info
 
 
 def _listening_sockets() -> dict[int, list[tuple[str, int]]]:

@@ -1,8 +1,10 @@
 """Runs on a Ray target: checks before anything is sent (fast), then real jobs on one real local
-Ray cluster tracking to one real `mlflow server`, both started and stopped by this module."""
+Ray cluster (the session's, `ray_cluster_support`) tracking to one real `mlflow server` this
+module starts and stops; last, sweeps whose trials Ray Tune runs on that cluster."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -19,6 +21,7 @@ import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
@@ -31,9 +34,16 @@ from mlworkbench.compute.ray_errors import (
     TrackingServerRequiredError,
     WorkingDirTooLargeError,
 )
+from mlworkbench.compute.ray_tune_entry import parse_event
 from mlworkbench.compute.ray_workdir import plan_working_dir
 from mlworkbench.compute.sweep_runner import PARENT_TAG, TRIAL_TAG
 from mlworkbench.errors import TrackingUnavailableError
+from mlworkbench.launch.child.proc_info import is_same_process
+
+if TYPE_CHECKING:
+    from ray_cluster_support import SharedCluster
+
+pytest_plugins = ["ray_cluster_support"]
 
 HOSTILE = ["; touch pwned", "$(touch pwned)", "`touch pwned`", "a b", "--flag=x y", "'\"\\"]
 
@@ -259,7 +269,7 @@ def test_job_spec_carries_hostile_arguments_as_data_not_shell(workspace: Path) -
     assert ray_jobs.ENTRYPOINT == "python -m _mlworkbench_ray_job.ray_job_entry"
     for text in (*HOSTILE, "argv.py", "$(whoami)", "secret"):
         assert text not in ray_jobs.ENTRYPOINT
-    package = ray_jobs._job_package(spec)
+    package = ray_jobs.job_package(spec)
     try:
         shipped = json.loads((package / "job.json").read_text())
         assert shipped["args"] == HOSTILE and shipped["run_name"] == "$(whoami)"
@@ -318,6 +328,69 @@ def test_job_entry_hands_hostile_arguments_to_the_script_literally(tmp_path: Pat
     assert list(cwd.iterdir()) == []  # no `pwned`
 
 
+# A sweep trial's bootstrap as the guard sees it: it records SIGTERM, and its script started a
+# child that ignores SIGTERM (only the guard's SIGKILL of the group ends it).
+GUARDED_BOOTSTRAP = """
+    import pathlib, signal, subprocess, sys, time
+
+    record, pid_file = pathlib.Path(sys.argv[1]), pathlib.Path(sys.argv[2])
+    code = "import signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); time.sleep(300)"
+    child = subprocess.Popen([sys.executable, "-c", code])
+
+    def on_term(signum, frame):
+        record.write_text("KILLED")
+        sys.exit(143)
+
+    signal.signal(signal.SIGTERM, on_term)
+    pid_file.write_text(str(child.pid))
+    time.sleep(300)
+"""
+# The trial's actor, which Ray may end with SIGKILL: it starts the guard as run_trial does.
+ACTOR = """
+    import os, subprocess, sys, time
+
+    guard, folder, *bootstrap = sys.argv[1:]
+    command = [sys.executable, "-S", guard, str(os.getpid()), folder, sys.executable, *bootstrap]
+    subprocess.Popen(command, start_new_session=True)
+    time.sleep(300)
+"""
+
+
+def test_a_trial_guard_ends_its_bootstrap_and_what_the_script_started_when_the_actor_dies(
+    tmp_path: Path,
+) -> None:
+    """`ray_trial_guard.py` without Ray: the actor is killed outright; the bootstrap gets
+    SIGTERM (and records it), the script's own child (deaf to SIGTERM) is killed with its
+    group, and the trial's folder is removed."""
+    guard = Path(ray_jobs.__file__).with_name("ray_trial_guard.py")
+    folder, record, pid_file = tmp_path / "trial", tmp_path / "record", tmp_path / "pid"
+    folder.mkdir()
+    bootstrap = _write(tmp_path, "bootstrap.py", GUARDED_BOOTSTRAP)
+    words = [guard, folder, bootstrap, record, pid_file]
+    actor = subprocess.Popen([sys.executable, "-c", textwrap.dedent(ACTOR), *map(str, words)])
+    try:
+        deadline = time.monotonic() + 30
+        while not pid_file.exists() or not pid_file.read_text():
+            assert time.monotonic() < deadline, "the bootstrap did not start"
+            time.sleep(0.1)
+        grandchild = int(pid_file.read_text())
+        actor.kill()
+        actor.wait()
+        deadline = time.monotonic() + 15
+
+        def state() -> tuple[bool, bool, bool]:  # recorded, script's child alive, folder there
+            return record.exists(), is_same_process(grandchild, None), folder.exists()
+
+        while state() != (True, False, False):
+            assert time.monotonic() < deadline, state()
+            time.sleep(0.1)
+        assert record.read_text() == "KILLED"
+    finally:
+        actor.kill()
+        with contextlib.suppress(ValueError, OSError):
+            os.kill(int(pid_file.read_text()), signal.SIGKILL)
+
+
 # --- on a real cluster ------------------------------------------------------------------------
 
 
@@ -360,16 +433,16 @@ def _await_http(url: str, deadline_s: float) -> None:
 
 
 @pytest.fixture(scope="module")
-def ray_env() -> Iterator[dict[str, object]]:
-    """One cluster and one tracking server for the module (each costs seconds to start)."""
-    with pytest.MonkeyPatch.context() as patch:
-        folder = Path(tempfile.mkdtemp(prefix="mlwb-raytest-"))
-        patch.setenv("XDG_STATE_HOME", str(folder / "state"))
-        server, uri = _start_mlflow_server(folder)
-        info = None
-        try:
-            info = ray_cluster.start_local_cluster(num_cpus=2)
-            _await_http(f"{uri}/health", 60)
+def ray_env(request: pytest.FixtureRequest) -> Iterator[dict[str, object]]:
+    """The session's cluster and one tracking server for the module (each costs seconds to
+    start: the server starts first, so that both start at once when the cluster is not up yet);
+    XDG_STATE_HOME at the cluster's record, so `--target ray` finds it."""
+    folder = Path(tempfile.mkdtemp(prefix="mlwb-raytest-"))
+    server, uri = _start_mlflow_server(folder)
+    try:
+        shared: SharedCluster = request.getfixturevalue("shared_ray_cluster")
+        with shared.state():
+            _await_http(f"{uri}/health", 120)  # a minute and more on a loaded 2-core machine
             workspace = folder / "ws"
             workspace.mkdir()
             for name, source in (
@@ -381,18 +454,11 @@ def ray_env() -> Iterator[dict[str, object]]:
                 ("score.py", SCORE_SCRIPT),
             ):
                 _write(workspace, name, source)
-            yield {"info": info, "uri": uri, "workspace": workspace, "folder": folder}
-        finally:
-            try:
-                if info is not None:
-                    assert ray_cluster.stop_local_cluster()
-                    left = ray_cluster._cluster_pids(info.pgid, info.temp_dir)
-                    assert not left, f"cluster processes left: {left}"
-                    assert not Path(info.temp_dir).exists()
-            finally:
-                os.killpg(server.pid, signal.SIGKILL)  # its sqlite file is thrown away anyway
-                server.wait(timeout=30)
-                shutil.rmtree(folder, ignore_errors=True)
+            yield {"info": shared.info, "uri": uri, "workspace": workspace, "folder": folder}
+    finally:
+        os.killpg(server.pid, signal.SIGKILL)  # its sqlite file is thrown away anyway
+        server.wait(timeout=30)
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 @pytest.fixture(scope="module")
@@ -564,19 +630,29 @@ def test_cli_run_on_the_local_cluster_streams_and_summarises(
     assert "Ray job mlworkbench-" in summary and "succeeded" in summary
 
 
-# --- sweeps on the cluster (mlworkbench sweep --target; fast checks in test_ray_sweep.py) ----
+# --- sweeps on the cluster: Ray Tune trials (fast checks in test_ray_sweep.py) -----------------
 
-# No framework to autolog: a trial's cost is the job, the bootstrap and one MLflow import.
+# No framework to autolog: a trial's cost is its Tune actor, the bootstrap and one MLflow import.
+# A negative lr fails; --wait keeps the trial (and a child process of its own) running.
 SCORE_SCRIPT = """
     import argparse
+    import subprocess
+    import sys
+    import time
 
     import mlflow
 
     parser = argparse.ArgumentParser()
     parser.add_argument("--lr", type=float, default=0.1)
+    parser.add_argument("--wait", type=float, default=0.0)
     args = parser.parse_args()
+    if args.lr < 0:
+        raise ValueError("lr must be positive")
     mlflow.log_metric("score", 1.0 - abs(args.lr - 0.1))
     print(f"scored lr={args.lr}", flush=True)
+    if args.wait:
+        subprocess.Popen([sys.executable, "-c", "import time; time.sleep(300)", "mlwb-orphan?"])
+        time.sleep(args.wait)
 """
 
 
@@ -584,8 +660,26 @@ def _sweep(workspace: Path, *words: str) -> int:
     return cli.main(["sweep", "--workspace", str(workspace), str(workspace / "score.py"), *words])
 
 
+def _job_log(info: ray_cluster.ClusterInfo, job_id: str) -> str:
+    return ray_jobs.jobs_client(info.address).get_job_logs(job_id)
+
+
+def _trial_processes() -> list[str]:
+    """Command lines of this machine's processes that a sweep's trial started."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        try:
+            words = (entry / "cmdline").read_bytes().split(b"\0") if entry.name.isdigit() else []
+        except OSError:
+            continue  # ended while we looked
+        line = " ".join(word.decode(errors="replace") for word in words)
+        if "mlwb-orphan?" in line or ("bootstrap.py" in line and "score.py" in line):
+            found.append(line)
+    return found
+
+
 @pytest.mark.slow
-def test_a_sweep_runs_its_trials_as_jobs_nested_under_one_parent_and_picks_the_best(
+def test_a_sweep_runs_its_trials_with_ray_tune_nested_under_one_parent_and_picks_the_best(
     ray_env: dict[str, object], capsys: pytest.CaptureFixture[str]
 ) -> None:
     from mlflow.tracking import MlflowClient
@@ -594,15 +688,16 @@ def test_a_sweep_runs_its_trials_as_jobs_nested_under_one_parent_and_picks_the_b
     assert isinstance(info, ray_cluster.ClusterInfo)
     uri, workspace = str(ray_env["uri"]), ray_env["workspace"]
     assert isinstance(workspace, Path)
-    words = ["--param", "lr=0.1,0.5", "--max-concurrent", "2", "--metric", "score"]
+    words = ["--param", "lr=0.1,0.5,-1", "--max-concurrent", "2", "--metric", "score"]
     words += ["--tracking-uri", uri, "--experiment", "ray-sweep"]
     status = _sweep(workspace, *words, "--target", "ray", "--json")
     out, err = capsys.readouterr()
     assert status == 0, err
     document = json.loads(out)
-    assert f"2 at a time as Ray jobs on {info.address}" in err
-    assert "trial 1/2 lr=0.1: FINISHED score=1" in err
-    assert "trial 2/2 lr=0.5: FINISHED score=0.6" in err
+    assert "3 trials, 2 at a time with Ray Tune on" in err and info.address in err
+    assert "trial 1/3 lr=0.1: FINISHED score=1" in err
+    assert "trial 2/3 lr=0.5: FINISHED score=0.6" in err
+    assert "trial 3/3 lr=-1.0: FAILED (ValueError: lr must be positive)" in err
 
     client = MlflowClient(uri)
     parent = client.get_run(document["parent_run_id"])
@@ -614,20 +709,39 @@ def test_a_sweep_runs_its_trials_as_jobs_nested_under_one_parent_and_picks_the_b
         [experiment], filter_string=f"tags.`{PARENT_TAG}` = '{parent.info.run_id}'"
     )
     by_trial = {int(run.data.tags[TRIAL_TAG]): run for run in children}
-    assert sorted(by_trial) == [1, 2]
+    assert sorted(by_trial) == [1, 2, 3]
+    # One Ray job for the whole sweep; each trial a Tune trial of it.
+    job_ids = {run.data.tags["mlworkbench.ray_job_id"] for run in children}
+    assert len(job_ids) == 1 and job_ids.pop().startswith("mlworkbench-sweep-")
+    tune_ids = {run.data.tags["mlworkbench.ray_tune_trial_id"] for run in children}
+    assert len(tune_ids) == 3
     for trial in document["trials"]:
         child = by_trial[trial["index"]]
-        assert child.info.run_id == trial["run_id"] and child.info.status == "FINISHED"
+        assert child.info.run_id == trial["run_id"] and child.info.status == trial["status"]
         assert child.info.run_name == f"trial-{trial['index']}"
         assert child.data.tags["mlworkbench.compute_target"] == "ray"
-        assert child.data.tags["mlworkbench.ray_job_id"].startswith("mlworkbench-")
         assert child.data.params["lr"] == str(trial["values"]["lr"])  # the script's own parse
-        assert child.data.metrics["score"] == trial["metric"]
+        assert child.data.metrics.get("score") == trial["metric"]
+    failed = by_trial[3]
+    assert failed.info.status == "FAILED" and failed.data.tags["mlworkbench.exit_code"] == "1"
+    assert "ValueError: lr must be positive" in failed.data.tags["mlworkbench.error_tail"]
     assert document["best"]["index"] == 1 and document["best"]["run_id"] == by_trial[1].info.run_id
     assert parent.data.metrics["best_score"] == 1.0
     assert parent.data.params["best.lr"] == "0.1"
     assert parent.data.tags["mlworkbench.sweep.best_run_id"] == by_trial[1].info.run_id
-    assert parent.data.metrics["trials_finished"] == 2.0
+    assert (parent.data.metrics["trials_finished"], parent.data.metrics["trials_failed"]) == (2, 1)
+
+    # The job's log is Tune's driver: a line per trial start and end, naming its Tune trial,
+    # and Tune's own best trial, the one the sweep picked.
+    log = _job_log(info, by_trial[1].data.tags["mlworkbench.ray_job_id"])
+    events = [event for line in log.splitlines() if (event := parse_event(line))]
+    assert events[0]["event"] == "tune" and events[-1] == {"event": "done", "errors": 0}
+    for run in children:
+        tune_id = run.data.tags["mlworkbench.ray_tune_trial_id"]
+        ended = [e for e in events if e.get("tune_trial_id") == tune_id and e["event"] == "ended"]
+        assert [e["run_id"] for e in ended] == [run.info.run_id]
+    (best,) = [event for event in events if event["event"] == "best"]
+    assert (best["trial"], best["run_id"]) == (1, by_trial[1].info.run_id)
 
     # An unreachable cluster with this live server: refused within seconds, no run created.
     before = len(client.search_runs([experiment]))
@@ -637,3 +751,65 @@ def test_a_sweep_runs_its_trials_as_jobs_nested_under_one_parent_and_picks_the_b
     assert status == cli.EXIT_USAGE and time.monotonic() - refused < 30
     assert address in capsys.readouterr().err
     assert len(client.search_runs([experiment])) == before
+
+
+@pytest.mark.slow
+def test_cancelling_a_ray_sweep_stops_its_job_and_every_trial_with_nothing_left_running(
+    ray_env: dict[str, object],
+) -> None:
+    """Cancel once two trials run (the cluster's two CPUs): their runs end KILLED, recorded by
+    their own bootstraps; the third trial never starts; no trial process (nor what the script
+    started) outlives the job."""
+    from mlflow.tracking import MlflowClient
+
+    from mlworkbench.compute.ray_sweep import RayTrials
+    from mlworkbench.compute.sweep_plan import plan_sweep
+    from mlworkbench.compute.sweep_runner import Sweep, TrialOutcome
+
+    info = ray_env["info"]
+    assert isinstance(info, ray_cluster.ClusterInfo)
+    uri, workspace = str(ray_env["uri"]), ray_env["workspace"]
+    assert isinstance(workspace, Path)
+    plan = plan_sweep(
+        workspace / "score.py",
+        ["lr=0.1,0.5,0.9"],
+        workspace=workspace,
+        max_concurrent=2,
+        metric="score",
+        fixed_args=["--wait", "300"],
+        experiment="ray-sweep-cancel",
+        tracking_uri=uri,
+    )
+    trials = RayTrials(info.address)
+    sweep = Sweep(plan, launcher=trials)
+    running: list[int] = []
+
+    def on_event(outcome: TrialOutcome, total: int) -> None:
+        if outcome.status == "RUNNING":
+            running.append(outcome.index)
+            if len(running) == 2:
+                sweep.cancel()
+
+    result = sweep.run(on_event)
+    cancelled = time.monotonic()
+    assert result.status == "KILLED"
+    assert [t.status for t in result.trials] == ["KILLED", "KILLED", "NOT_RUN"]
+    assert result.trials[2].run_id is None
+    assert trials.job_id is not None
+    jobs = ray_jobs.jobs_client(info.address)
+    assert str(jobs.get_job_status(trials.job_id).value) == "STOPPED"
+
+    client = MlflowClient(uri)
+    assert client.get_run(result.parent_run_id).info.status == "KILLED"
+    for outcome in result.trials[:2]:
+        assert outcome.run_id is not None
+        run = client.get_run(outcome.run_id)
+        assert run.info.status == "KILLED"
+        # Ended by its bootstrap on SIGTERM (not by the submitting side, which sets an error).
+        assert run.data.tags["mlworkbench.exit_code"] == "143"
+        assert "mlworkbench.error" not in run.data.tags
+    leftovers = _trial_processes()
+    while leftovers and time.monotonic() - cancelled < 15:
+        time.sleep(0.5)
+        leftovers = _trial_processes()
+    assert leftovers == []

@@ -15,6 +15,7 @@ import shutil
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
@@ -23,29 +24,37 @@ from mlworkbench.compute.ray_tracking import tracking_for_ray
 from mlworkbench.tracking import tracking_server
 from mlworkbench.tracking.tracking_token import MLFLOW_AUTH_ENV, TOKEN_ENV, TOKEN_URI_ENV
 
+if TYPE_CHECKING:
+    from ray_cluster_support import SharedCluster
+
+pytest_plugins = ["ray_cluster_support"]
 pytestmark = pytest.mark.slow
 
 DEMO = Path(__file__).resolve().parents[2] / "demo" / "train_cartpole_ppo.py"
-# What the cluster's set-up, admission of the token and the job change in this process.
-TOUCHED_ENV = ("XDG_STATE_HOME", TOKEN_ENV, TOKEN_URI_ENV, MLFLOW_AUTH_ENV)
+# What the admission of the token and the job change in this process.
+TOUCHED_ENV = (TOKEN_ENV, TOKEN_URI_ENV, MLFLOW_AUTH_ENV)
 
 
 @pytest.fixture(scope="module")
-def on_cluster() -> Iterator[dict[str, object]]:
+def on_cluster(shared_ray_cluster: SharedCluster) -> Iterator[dict[str, object]]:
+    """The session's cluster (`ray_cluster_support`) and this module's workspace server."""
     saved = {name: os.environ.get(name) for name in TOUCHED_ENV}
     folder = Path(tempfile.mkdtemp(prefix="mlwb-rllib-ray-"))
     workspace = folder / "ws"
     workspace.mkdir()
     shutil.copy(DEMO, workspace / DEMO.name)
-    os.environ["XDG_STATE_HOME"] = str(folder / "state")  # this module's own cluster record
     try:
-        info = ray_cluster.start_local_cluster(num_cpus=2)
-        try:
+        with shared_ray_cluster.state():
             uri, env = tracking_for_ray(workspace, None, start=True)  # as the editor does
-            yield {"info": info, "uri": uri, "env": env, "workspace": workspace}
-        finally:
-            tracking_server.stop_server(workspace)
-            ray_cluster.stop_local_cluster()
+            try:
+                yield {
+                    "info": shared_ray_cluster.info,
+                    "uri": uri,
+                    "env": env,
+                    "workspace": workspace,
+                }
+            finally:
+                tracking_server.stop_server(workspace)
     finally:
         for name, value in saved.items():
             if value is None:

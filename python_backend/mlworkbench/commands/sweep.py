@@ -151,7 +151,7 @@ def _run(args: argparse.Namespace) -> int:
         tracking_uri=tracking_uri,
     )
     seed = f" (seed {plan.seed})" if plan.seed is not None else ""
-    where = f" as Ray jobs on {launcher.address}" if launcher is not None else ""
+    where = f" with Ray Tune on {launcher.address}" if launcher is not None else ""
     step(
         f"Sweeping {len(plan.trials)} trials{seed}, {plan.max_concurrent} at a time{where}: "
         f"{plan.strategy} over {', '.join(p.name for p in plan.space.parameters)}"

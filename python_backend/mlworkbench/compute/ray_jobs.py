@@ -99,7 +99,7 @@ def job_spec(
     }
 
 
-def _job_package(spec: Mapping[str, Any]) -> Path:
+def job_package(spec: Mapping[str, Any]) -> Path:
     """A private folder holding the job's package: the bootstrap, `child/`, the entrypoint and
     `job.json`. Uploaded as a `py_modules` entry, so nothing is written into the workspace and
     the environment (which may hold a tracking token) stays out of the job's listing."""
@@ -116,7 +116,7 @@ def _job_package(spec: Mapping[str, Any]) -> Path:
     return package
 
 
-def _client(address: str) -> JobSubmissionClient:
+def jobs_client(address: str) -> JobSubmissionClient:
     try:
         from ray.job_submission import JobSubmissionClient
     except ImportError as error:
@@ -134,7 +134,7 @@ def _client(address: str) -> JobSubmissionClient:
         raise ComputeTargetUnreachableError(address, str(error)) from error
 
 
-def _require_tracking_answers(uri: str, timeout_s: float) -> None:
+def require_tracking_answers(uri: str, timeout_s: float) -> None:
     """MLflow's client retries a dead server for minutes; one short probe says it at once.
     Any HTTP answer (even 401/404 behind a proxy) means something listens: MLflow judges it."""
     import urllib.error
@@ -202,8 +202,8 @@ def submit_run(
     relative = script_path.relative_to(workspace_path).as_posix()
     frameworks = analyze_file(script_path).frameworks
     require_reachable(address, timeout_s=probe_timeout_s)
-    _require_tracking_answers(uri, probe_timeout_s)
-    jobs = _client(address)
+    require_tracking_answers(uri, probe_timeout_s)
+    jobs = jobs_client(address)
 
     from mlworkbench.launch.run_records import open_client
 
@@ -238,7 +238,7 @@ def submit_run(
         tags={TAG + "compute_target": "ray", TAG + "ray_job_id": job_id},
         env=env or {},
     )
-    package = _job_package(spec)
+    package = job_package(spec)
     try:
         jobs.submit_job(
             entrypoint=ENTRYPOINT,
@@ -251,7 +251,7 @@ def submit_run(
             metadata={"mlworkbench.run_id": run_id},
         )
     except BaseException as error:
-        _end_run(mlflow_client, run_id, "FAILED", f"the job was not submitted: {error}", "")
+        end_run_as(mlflow_client, run_id, "FAILED", f"the job was not submitted: {error}", "")
         if isinstance(error, Exception) and not isinstance(error, RayNotInstalledError):
             raise ComputeTargetUnreachableError(address, str(error)) from error
         raise
@@ -268,7 +268,7 @@ def submit_run(
     )
 
 
-def _end_run(client: MlflowClient, run_id: str, status: str, error: str, log_tail: str) -> None:
+def end_run_as(client: MlflowClient, run_id: str, status: str, error: str, log_tail: str) -> None:
     """End a run the job could not end itself, with the job's message, unless it ended."""
     from mlflow.entities import RunTag
 
@@ -372,7 +372,7 @@ class RayRunHandle:
                 if time.monotonic() - lost_since > LOST_CONTACT_S:
                     reason = f"lost contact with the cluster for {LOST_CONTACT_S:.0f} s: {error}"
                     with contextlib.suppress(Exception):
-                        _end_run(self._mlflow, self.run_id, "FAILED", reason, "")
+                        end_run_as(self._mlflow, self.run_id, "FAILED", reason, "")
                     raise ComputeTargetUnreachableError(self.address, reason) from error
                 time.sleep(POLL_S)
                 continue
@@ -394,7 +394,7 @@ class RayRunHandle:
             "STOPPED": "the Ray job was stopped",
             "FAILED": f"the Ray job failed: {message or 'no message'}",
         }.get(job_status, "the Ray job ended before the run was recorded")
-        _end_run(self._mlflow, self.run_id, wanted, reason, logs)
+        end_run_as(self._mlflow, self.run_id, wanted, reason, logs)
         run = call_with_retry(lambda: self._mlflow.get_run(self.run_id))
         run_status = run.info.status
         error_tail = run.data.tags.get(TAG + "error_tail")

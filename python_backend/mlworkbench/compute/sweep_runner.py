@@ -1,12 +1,13 @@
 """Run a planned sweep: one parent MLflow run, each trial a real tracked run nested under it.
 
-Where a trial runs is a `TrialLauncher`: `LocalTrials` (the default) goes through
+Where trials run is the sweep's target. `LocalTrials` (the default) starts each trial through
 `launcher.start_run`, so a trial records exactly what `mlworkbench run` would (autologging,
-parsed params, provenance, log); `compute/ray_sweep.RayTrials` submits it as a Ray job, as
-`mlworkbench run --target` does. Either way MLflow's own nesting tag `mlflow.parentRunId` is set
-when the trial's run is created, so MLflow's UI shows it under the parent, and the parent,
-progress events, best trial and cancel are this module's, the same for every target.
-At most `max_concurrent` trials are in flight (a pool of threads, each following one trial).
+parsed params, provenance, log); at most `max_concurrent` are in flight (a pool of threads,
+each following one trial). `compute/ray_sweep.RayTrials` hands the whole sweep to Ray Tune in
+one Ray job (`ScheduledTrials`): Tune schedules the trials on the cluster and the target reports
+each start and end. Either way MLflow's own nesting tag `mlflow.parentRunId` is set when the
+trial's run is created, so MLflow's UI shows it under the parent, and the parent, progress
+events, best trial and cancel are this module's, the same for every target.
 A failing trial does not stop the others; `cancel()` stops them all.
 """
 
@@ -19,7 +20,7 @@ import time
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import asdict, dataclass, replace
-from typing import TYPE_CHECKING, Literal, Protocol
+from typing import TYPE_CHECKING, Literal, Protocol, runtime_checkable
 
 from mlworkbench.compute.sweep_plan import SweepPlan
 from mlworkbench.compute.sweep_space import SweepValue, Trial
@@ -84,7 +85,7 @@ TrialCallback = Callable[[TrialOutcome, int], None]  # (outcome, number of trial
 class TrialEnd:
     """How a started trial's run ended, as stored: what the sweep needs of any target."""
 
-    run_id: str
+    run_id: str | None  # None: the trial failed before its run existed
     status: str  # FINISHED | FAILED | KILLED
     exit_code: int | None
     metrics: dict[str, float]
@@ -122,6 +123,50 @@ class TrialLauncher(Protocol):
         run_name: str,
         tags: dict[str, str],
     ) -> TrialRun: ...
+
+
+@dataclass(frozen=True)
+class TrialRequest:
+    """A trial as the sweep asks a target to run it: its run's name and creation tags."""
+
+    trial: Trial
+    run_name: str
+    tags: dict[str, str]
+
+
+@dataclass(frozen=True)
+class ParentRun:
+    run_id: str
+    experiment_id: str
+    tracking_uri: str
+
+
+@runtime_checkable
+class ScheduledTrials(Protocol):
+    """A target that schedules the whole sweep itself (Ray Tune on a Ray cluster). `check` as
+    for `TrialLauncher`; `run_all` blocks until every trial it started has ended, calling
+    `on_start(index, run_id)` once a trial's run exists (created with its request's tags) and
+    `on_end(index, end)` when it ended; a trial it never started gets neither (NOT_RUN), unless
+    the target failed it (`on_end` with no run). Raises a typed error when nothing could start.
+    `cancel` may come from any thread, never blocks, and stops every trial: `run_all` then
+    returns once the trials in flight have ended KILLED."""
+
+    target: str
+
+    def check(self, plan: SweepPlan) -> None: ...
+
+    def parent_tags(self) -> dict[str, str]: ...
+
+    def run_all(
+        self,
+        plan: SweepPlan,
+        requests: list[TrialRequest],
+        parent: ParentRun,
+        on_start: Callable[[int, str], None],
+        on_end: Callable[[int, TrialEnd], None],
+    ) -> None: ...
+
+    def cancel(self) -> None: ...
 
 
 class _LocalTrial:
@@ -175,7 +220,7 @@ class LocalTrials:
 
 class Sweep:
     """One sweep of a plan. `run()` blocks until every trial ended; `cancel()` may come from
-    any thread (or a signal handler) and stops the trials in flight through the launcher's own
+    any thread (or a signal handler) and stops the trials in flight through the target's own
     cancel; trials not yet started are marked NOT_RUN."""
 
     def __init__(
@@ -183,25 +228,28 @@ class Sweep:
         plan: SweepPlan,
         *,
         cancel_grace_s: float = 5.0,
-        launcher: TrialLauncher | None = None,
+        launcher: TrialLauncher | ScheduledTrials | None = None,
     ) -> None:
         self.plan = plan
-        self.launcher: TrialLauncher = launcher or LocalTrials()
+        self.launcher: TrialLauncher | ScheduledTrials = launcher or LocalTrials()
         self.cancelled = threading.Event()
         self._grace_s = cancel_grace_s
         self._lock = threading.RLock()  # cancel() may run in a signal handler of a holder
         self._in_flight: dict[int, TrialRun] = {}
+        self._outcomes: dict[int, TrialOutcome] = {}  # by trial index, as trials end
         self.parent_run_id: str | None = None
 
     def cancel(self, grace_s: float | None = None) -> None:
-        """Stop the sweep: no trial starts any more, the running ones are interrupted (SIGINT,
-        then SIGTERM and SIGKILL after the grace) and end KILLED. A second call may shorten the
-        grace. Never blocks."""
+        """Stop the sweep: no trial starts any more, the running ones are interrupted (locally
+        SIGINT, then SIGTERM and SIGKILL after the grace; on Ray, the sweep's job is stopped)
+        and end KILLED. A second call may shorten the grace. Never blocks."""
         with self._lock:
             if grace_s is not None:
                 self._grace_s = min(self._grace_s, grace_s)
             self.cancelled.set()
             handles = list(self._in_flight.values())
+        if isinstance(self.launcher, ScheduledTrials):
+            self.launcher.cancel()
         for handle in handles:
             handle.cancel(self._grace_s)
 
@@ -218,14 +266,20 @@ class Sweep:
         parent_tags.update(self.launcher.parent_tags())
         client, uri, experiment_id, parent_id = _open_parent(plan, parent_tags)
         self.parent_run_id = parent_id
+        parent = ParentRun(parent_id, experiment_id, uri)
         report = _serialised(on_event, len(plan.trials))
-        futures: dict[int, Future[TrialOutcome]] = {}
+        futures: dict[int, Future[None]] = {}  # by trial index; one future for all when scheduled
         try:
             with ThreadPoolExecutor(plan.max_concurrent, thread_name_prefix="sweep") as pool:
-                futures = {
-                    trial.index: pool.submit(self._run_trial, trial, uri, parent_id, report)
-                    for trial in plan.trials
-                }
+                launcher = self.launcher
+                if isinstance(launcher, ScheduledTrials):
+                    everything = pool.submit(self._run_scheduled, launcher, parent, report)
+                    futures = {trial.index: everything for trial in plan.trials}
+                else:
+                    futures = {
+                        trial.index: pool.submit(self._run_trial, launcher, trial, parent, report)
+                        for trial in plan.trials
+                    }
                 try:
                     pending = set(futures.values())
                     while pending:  # polled, so a signal handler's cancel() runs promptly
@@ -234,43 +288,77 @@ class Sweep:
                     self.cancel(grace_s=0.0)
                     raise
         finally:
-            trials = [_outcome(trial, futures.get(trial.index)) for trial in plan.trials]
+            trials = [
+                self._outcomes.get(trial.index) or _not_run(trial, futures.get(trial.index))
+                for trial in plan.trials
+            ]
             result = _conclude(plan, trials, parent_id, experiment_id, uri, self.cancelled)
             _record_parent(client, result, plan)
-        for future in futures.values():
+        for future in set(futures.values()):
             future.result()  # a bug in a worker is raised, after the parent was recorded
         return result
 
+    def _request(self, trial: Trial, parent: ParentRun) -> TrialRequest:
+        return TrialRequest(
+            trial,
+            run_name=f"{self.plan.run_name or 'trial'}-{trial.index}",
+            tags={PARENT_TAG: parent.run_id, TRIAL_TAG: str(trial.index)},
+        )
+
+    def _ended(
+        self, trial: Trial, end: TrialEnd, started_s: float, report: Callable[[TrialOutcome], None]
+    ) -> None:
+        metric = self.plan.metric
+        ended = TrialOutcome(
+            trial.index,
+            trial.values,
+            trial.args,
+            status=end.status,
+            run_id=end.run_id,
+            metric=end.metrics.get(metric) if metric else None,
+            exit_code=end.exit_code,
+            error=end.error,
+            started_s=started_s,
+            ended_s=time.time(),
+        )
+        self._outcomes[trial.index] = ended
+        report(ended)
+
+    def _report_start(
+        self, trial: Trial, run_id: str, started_s: float, report: Callable[[TrialOutcome], None]
+    ) -> None:
+        running = TrialOutcome(trial.index, trial.values, trial.args, "RUNNING", run_id)
+        report(replace(running, started_s=started_s))
+
     def _run_trial(
-        self, trial: Trial, uri: str, parent_id: str, report: Callable[[TrialOutcome], None]
-    ) -> TrialOutcome:
-        plan = self.plan
-        outcome = TrialOutcome(trial.index, trial.values, trial.args, NOT_RUN)
+        self,
+        launcher: TrialLauncher,
+        trial: Trial,
+        parent: ParentRun,
+        report: Callable[[TrialOutcome], None],
+    ) -> None:
         if self.cancelled.is_set():
-            return outcome
+            return
         started = time.time()
+        request = self._request(trial, parent)
         try:
-            handle = self.launcher.start(
-                plan,
+            handle = launcher.start(
+                self.plan,
                 trial,
-                tracking_uri=uri,
-                run_name=f"{plan.run_name or 'trial'}-{trial.index}",
-                tags={PARENT_TAG: parent_id, TRIAL_TAG: str(trial.index)},
+                tracking_uri=parent.tracking_uri,
+                run_name=request.run_name,
+                tags=request.tags,
             )
         except MlWorkbenchError as error:  # this trial could not start; the others may
-            ended_s = time.time()
-            failed = replace(
-                outcome, status="FAILED", error=error.message, started_s=started, ended_s=ended_s
-            )
-            report(failed)
-            return failed
+            self._ended(trial, TrialEnd(None, "FAILED", None, {}, error.message), started, report)
+            return
         with self._lock:
             self._in_flight[trial.index] = handle
             cancel_now = self.cancelled.is_set()  # cancel() came while the run was starting
         if cancel_now:
             handle.cancel(self._grace_s)
         try:
-            report(replace(outcome, status="RUNNING", run_id=handle.run_id, started_s=started))
+            self._report_start(trial, handle.run_id, started, report)
             run = handle.wait()
         except BaseException:  # a failing callback must not leave the trial running unseen
             handle.cancel(0.0)
@@ -279,18 +367,36 @@ class Sweep:
         finally:
             with self._lock:
                 self._in_flight.pop(trial.index, None)
-        ended = replace(
-            outcome,
-            status=run.status,
-            run_id=run.run_id,
-            metric=run.metrics.get(plan.metric) if plan.metric else None,
-            exit_code=run.exit_code,
-            error=run.error,
-            started_s=started,
-            ended_s=time.time(),
-        )
-        report(ended)
-        return ended
+        self._ended(trial, run, started, report)
+
+    def _run_scheduled(
+        self,
+        launcher: ScheduledTrials,
+        parent: ParentRun,
+        report: Callable[[TrialOutcome], None],
+    ) -> None:
+        """The whole sweep through a target that schedules its trials (Ray Tune)."""
+        trials = {trial.index: trial for trial in self.plan.trials}
+        started: dict[int, float] = {}
+
+        def on_start(index: int, run_id: str) -> None:
+            started[index] = time.time()
+            self._report_start(trials[index], run_id, started[index], report)
+
+        def on_end(index: int, end: TrialEnd) -> None:
+            self._ended(trials[index], end, started.get(index, time.time()), report)
+
+        if self.cancelled.is_set():
+            return
+        requests = [self._request(trial, parent) for trial in self.plan.trials]
+        try:
+            launcher.run_all(self.plan, requests, parent, on_start, on_end)
+        except MlWorkbenchError as error:  # nothing could start: every trial failed with it
+            for index in trials.keys() - self._outcomes.keys():
+                on_end(index, TrialEnd(None, "FAILED", None, {}, error.message))
+        except BaseException:  # a failing callback must not leave the trials running unseen
+            launcher.cancel()
+            raise
 
 
 def _serialised(on_event: TrialCallback | None, total: int) -> Callable[[TrialOutcome], None]:
@@ -305,12 +411,10 @@ def _serialised(on_event: TrialCallback | None, total: int) -> Callable[[TrialOu
     return report
 
 
-def _outcome(trial: Trial, future: Future[TrialOutcome] | None) -> TrialOutcome:
-    """A trial's outcome; NOT_RUN when it never started (or the sweep stopped first)."""
-    if future is not None and future.done() and future.exception() is None:
-        return future.result()
+def _not_run(trial: Trial, future: Future[None] | None) -> TrialOutcome:
+    """A trial that never ended: NOT_RUN (the sweep stopped first, or its worker failed)."""
     error = None
-    if future is not None and future.done():
+    if future is not None and future.done() and future.exception() is not None:
         error = f"{type(future.exception()).__name__}: {future.exception()}"
     return TrialOutcome(trial.index, trial.values, trial.args, NOT_RUN, error=error)
 
