@@ -336,6 +336,7 @@ export interface ExperimentInfo {
   name: string;
   lifecycle_stage: string;
   run_count: number;
+  run_count_known: boolean;
 }
 
 export interface RunPage {
@@ -345,6 +346,7 @@ export interface RunPage {
   scripts: string[];
   deleted_run_ids: string[];
   loading: boolean;
+  total_known: boolean;
 }
 
 export interface CompareRun {

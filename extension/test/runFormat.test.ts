@@ -1,7 +1,7 @@
 import { strict as assert } from "node:assert";
 import { test } from "node:test";
 import { RunSummary } from "../src/protocol";
-import { describeRun, formatDuration, formatNumber } from "../src/explorer/runFormat";
+import { countText, describeRun, formatDuration, formatNumber } from "../src/explorer/runFormat";
 
 const base: RunSummary = {
   run_id: "abc",
@@ -35,4 +35,13 @@ test("a run is described by script, duration and its primary metric", () => {
   assert.equal(describeRun(base, 0), "train_iris.py · 13s · accuracy 0.9737");
   const running = { ...base, end_time: null, primary_metric: null };
   assert.equal(describeRun(running, 31_000), "train_iris.py · 30s");
+});
+
+test("counts read as exact, and as lower bounds while a tracking server's cache loads", () => {
+  assert.equal(countText(3, 3, false), "3 runs");
+  assert.equal(countText(1, 1, false), "1 run");
+  assert.equal(countText(2, 12, true), "2 of 12 runs");
+  assert.equal(countText(5000, 5000, false, false, false), "5000+ runs");
+  assert.equal(countText(40, 5000, true, true, false), "40 of 5000+ runs");
+  assert.equal(countText(100, 5000, true, false, true), "100+ of 5000 runs");
 });

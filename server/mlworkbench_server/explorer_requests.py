@@ -35,6 +35,8 @@ if TYPE_CHECKING:
 MAX_LIMIT = 1000
 QUIET_S = 0.3  # a cache's load waits this long after the last quick answer,
 HOLD_S = 2.0  # but no longer than this
+FIRST_S = 2.0  # the start-up thread waits this long at most for the view's first request,
+LOAD_HOLD_S = 30.0  # and this long at most for the loads its answers started
 LENS_RUNS = 200  # as many newest runs as LIST_RUNS reads for the `N runs` lenses
 
 
@@ -77,7 +79,11 @@ class RunCaches:
                 checked_tracking_uri(workspace, tracking_uri)
 
             made = RunCache(
-                uri, first_page_while_loading=True, opener=opener, on_loaded=settle_heap
+                uri,
+                first_page_while_loading=True,
+                opener=opener,
+                on_loaded=settle_heap,
+                load_gate=self._wait_for_quiet,
             )
         else:
             with self._opening_lock(uri):  # one check at a time: each one connects
@@ -86,7 +92,12 @@ class RunCaches:
                         return self._caches[uri]
                 if checked_tracking_uri(workspace, tracking_uri) is None:
                     return None
-                made = RunCache(uri, first_page_while_loading=True, on_loaded=settle_heap)
+                made = RunCache(
+                    uri,
+                    first_page_while_loading=True,
+                    on_loaded=settle_heap,
+                    load_gate=self._wait_for_quiet,
+                )
         with self._lock:
             return self._caches.setdefault(uri, made)
 
@@ -161,6 +172,43 @@ class RunCaches:
                 self._quick_busy -= 1
                 self._quick_at = time.monotonic()
 
+    def answering_quickly_from(self, cache: RunCache) -> contextlib.AbstractContextManager[None]:
+        """`answering_quickly` around a cache's answer where it comes straight from the store
+        while the cache loads (a tracking server's search, remote_page.py); nothing otherwise:
+        a query that waits for the load must not hold the load back."""
+        if cache.remote and not cache.loaded:
+            return self.answering_quickly()
+        return contextlib.nullcontext()
+
+    def wait_for_first_answers(self) -> None:
+        """Hold the server's start-up thread (MLflow's import, the caches' loads) until the Runs
+        view's first answers from the tables are out: FIRST_S at most for the view to ask,
+        then as `_wait_for_quiet`, then until the loads those answers started are done. Why: a
+        page asked right after `initialized` waited for the GIL while that thread imported
+        MLflow (0.3-0.9 s more than the page itself)."""
+        began = time.monotonic()
+        while time.monotonic() - began < FIRST_S:
+            with self._lock:
+                if self._quick_busy or self._quick_at:
+                    break
+            time.sleep(0.02)
+        self._wait_for_quiet()
+        self._wait_for_loads(LOAD_HOLD_S)
+
+    def _wait_for_loads(self, timeout: float) -> None:
+        """Wait (at most `timeout`) for the caches' loads the view's answers started: the
+        view's next sort or filter waits for its cache, and MLflow's import beside the load
+        made that 3-4 s later at 100,000 runs."""
+        deadline = time.monotonic() + timeout
+        while True:
+            with self._lock:
+                opening, caches = bool(self._opening), list(self._caches.values())
+            if not opening or time.monotonic() >= deadline:
+                break
+            time.sleep(0.05)
+        for cache in caches:
+            cache.wait_loaded(max(0.0, deadline - time.monotonic()))
+
     def _wait_for_quiet(self) -> None:
         """Hold a cache's load back until the view's first requests have had their answers
         (none in flight and QUIET_S without one, at most HOLD_S): the load keeps the GIL busy
@@ -228,6 +276,7 @@ def register(server: WorkbenchServer) -> None:
                 continue  # the view's own request reports it, with what to do
 
     server.after_start(warm_run_cache, Trust.READ_LOCAL)
+    server.hold_start_tasks(caches.wait_for_first_answers)
 
     # The first page of a cold server comes from the store's tables, before MLflow is imported.
     @request(server, REQUESTS["QUERY_RUNS"], Trust.READ_LOCAL, imports_mlflow=False)
@@ -264,21 +313,23 @@ def register(server: WorkbenchServer) -> None:
         if cache is None:
             page = RunPage(runs=[], total=0, next_offset=None, scripts=[], deleted_run_ids=[])
         else:
-            page = cache.query(
-                filter=query,
-                order_by=params.get("orderBy"),
-                experiment_id=params.get("experimentId"),
-                offset=offset,
-                limit=limit,
-                deleted=params.get("deleted", False),
-            )
-            _update_lenses(ls, cache)
+            with caches.answering_quickly_from(cache):
+                page = cache.query(
+                    filter=query,
+                    order_by=params.get("orderBy"),
+                    experiment_id=params.get("experimentId"),
+                    offset=offset,
+                    limit=limit,
+                    deleted=params.get("deleted", False),
+                )
+            if cache.loaded:  # else the lenses' page would be one more search of the server
+                _update_lenses(ls, cache)
         return {"page": page.to_dict(), "running": ls.runs.running()}
 
     @request(server, REQUESTS["LIST_EXPERIMENTS"], Trust.READ_LOCAL, imports_mlflow=False)
     def list_experiments(ls: WorkbenchServer, params: ListExperimentsParams) -> dict[str, object]:
         from mlworkbench.explorer.first_page import experiments_from_tables
-        from mlworkbench.explorer.run_cache import ExperimentInfo
+        from mlworkbench.explorer.run_cache import ExperimentInfo, sorted_experiments
 
         workspace = workspace_of(params)
         db = caches.loading_store(workspace, ls.tracking_uri)
@@ -286,11 +337,13 @@ def register(server: WorkbenchServer) -> None:
             rows = None if db is None else experiments_from_tables(db)
         if rows is not None:
             caches.start_loading(workspace, ls.tracking_uri)
-            quick = [ExperimentInfo(*row) for row in rows]
-            quick.sort(key=lambda e: (e.lifecycle_stage != "active", e.name, e.experiment_id))
+            quick = sorted_experiments([ExperimentInfo(*row) for row in rows])
             return {"experiments": [asdict(e) for e in quick]}
         cache = caches.for_workspace(workspace, ls.tracking_uri)
-        found = [] if cache is None else cache.experiments()
+        if cache is None:
+            return {"experiments": []}
+        with caches.answering_quickly_from(cache):
+            found = cache.experiments()
         return {"experiments": [asdict(e) for e in found]}
 
     # A SQLite store is compared from its tables, MLflow or not; compare_runs imports it else.

@@ -50,6 +50,7 @@ class WorkbenchServer(LanguageServer):
         self.tracking_uri: str | None = os.environ.get("MLFLOW_TRACKING_URI") or None
         self._runs_changed_listeners: list[Callable[[str | None], None]] = []
         self._start_tasks: list[tuple[Trust, Callable[[WorkbenchServer, list[Path]], None]]] = []
+        self._start_holds: list[Callable[[], None]] = []
         # method -> trust class, filled by `request_path.request` (tests enumerate it).
         self.request_trust: dict[str, Trust] = {}
 
@@ -87,10 +88,20 @@ class WorkbenchServer(LanguageServer):
         does not run at all, and a read runs kept off the network.
 
         Tasks run one after another in the order added (stale runs are reconciled before the
-        run cache is warmed), after MLflow is imported: start-up itself imports nothing heavy,
-        and a workspace without runs never pays for MLflow.
+        run cache is warmed), after the holds (`hold_start_tasks`) and MLflow's import:
+        start-up itself imports nothing heavy, and a workspace without runs never pays for
+        MLflow.
         """
         self._start_tasks.append((trust, task))
+
+    def hold_start_tasks(self, wait: Callable[[], None]) -> None:
+        """Have the start-up thread call `wait()` first, before MLflow's import and the tasks.
+
+        Why: MLflow's import holds the GIL for over a second and a store's load for several;
+        a view asking right after `initialized` (the Runs view's first page, answered from the
+        store's tables) would wait for them. `wait` must return on its own, soon.
+        """
+        self._start_holds.append(wait)
 
     def start_background_tasks(self) -> threading.Thread | None:
         """Start the `after_start` tasks (called on `initialized`); the thread, if any."""
@@ -106,6 +117,8 @@ class WorkbenchServer(LanguageServer):
             from mlworkbench.tracking.mlflow_import import ensure_mlflow_imported
             from mlworkbench_server.request_path import Trust, trust_policy
 
+            for wait in self._start_holds:
+                wait()
             ensure_mlflow_imported()  # this thread races the first requests for MLflow
             for trust, task in self._start_tasks:
                 if trust is not Trust.READ_LOCAL and not self.trusted:

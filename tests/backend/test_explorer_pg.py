@@ -12,12 +12,14 @@ module.
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from explorer_checks import check_first_pages
 from postgres_cluster import throwaway_postgres
 from run_cache_store import VariedStore, build_varied_store
 
@@ -90,25 +92,11 @@ def test_first_pages_and_experiments_are_the_caches(
     from mlworkbench.explorer.first_page import experiments_from_tables, first_page_from_tables
     from mlworkbench.explorer.run_cache import ExperimentInfo
 
-    checked = 0
-    for experiment in [None, *varied.active]:
-        for deleted in (False, True):
-            for offset, limit in ((0, 100), (0, 7), (7, 7), (200, 5)):
-                expected = through_mlflow.query(
-                    experiment_id=experiment, offset=offset, limit=limit, deleted=deleted
-                )
-                found = first_page_from_tables(
-                    varied.uri,
-                    experiment_id=experiment,
-                    offset=offset,
-                    limit=limit,
-                    deleted=deleted,
-                )
-                assert found is not None
-                runs, total, scripts = found
-                assert [r.to_dict() for r in runs] == [r.to_dict() for r in expected.runs]
-                assert (total, scripts) == (expected.total, expected.scripts)
-                checked += len(runs)
+    checked = check_first_pages(
+        functools.partial(first_page_from_tables, varied.uri),
+        through_mlflow,
+        [None, *varied.active],
+    )
     assert checked > 60
     rows = experiments_from_tables(varied.uri)
     assert rows is not None

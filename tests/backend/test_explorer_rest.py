@@ -11,13 +11,13 @@ One server per module, on a SQLite store: what is tested is the client side.
 
 from __future__ import annotations
 
-import math
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from explorer_checks import history_points
 
 from mlworkbench.tracking import tracking_server as ts
 
@@ -38,7 +38,6 @@ def server() -> Iterator[tuple[Path, str, dict[str, str]]]:
 def histories(server: tuple[Path, str, dict[str, str]]) -> tuple[Path, str, list[str]]:
     import os
 
-    from mlflow.entities import Metric
     from mlflow.tracking import MlflowClient
 
     workspace, uri, env = server
@@ -49,19 +48,7 @@ def histories(server: tuple[Path, str, dict[str, str]]) -> tuple[Path, str, list
         ids = []
         for r in range(3):
             run_id = client.create_run(experiment, run_name=f"r{r}").info.run_id
-            points = [
-                Metric(f"k{k}", (s * 7 + k + r) % 5 / 3, 1000 + s % 4, s // 2)
-                for k in range(2)
-                for s in range(60)
-            ]
-            points += [
-                Metric("k0", math.nan, 1, 99),
-                Metric("k0", 0.25, 1, 99),
-                Metric("k0", math.inf, 2, 100),
-                Metric("k1", -math.inf, 2, 100),
-                Metric("k1", 0.1 + 0.2, 3, -1),
-            ]
-            client.log_batch(run_id, metrics=points)
+            client.log_batch(run_id, metrics=history_points(r))
             ids.append(run_id)
         ids.append(client.create_run(experiment, run_name="no metrics").info.run_id)
     finally:
@@ -94,17 +81,21 @@ def test_a_comparison_over_rest_is_the_per_history_answer(
     from mlworkbench.explorer import run_compare
 
     workspace, uri, ids = histories
-    asked: list[str] = []
-    real = run_compare._bulk_request
+    asked: list[tuple[str, str]] = []
+    real = run_compare._history_request
 
-    def counted(client: Any, key: str, run_ids: list[str]) -> Any:
-        asked.append(key)
-        return real(client, key, run_ids)
+    def counted(client: Any, endpoint: str, params: Any, key: str, run_ids: list[str]) -> Any:
+        asked.append((endpoint.rsplit("/", 1)[1], key))
+        return real(client, endpoint, params, key, run_ids)
 
-    monkeypatch.setattr(run_compare, "_bulk_request", counted)
+    monkeypatch.setattr(run_compare, "_history_request", counted)
     bulk = _compare(workspace, uri, ids, max_points)
-    assert sorted(asked) == ["k0", "k1"]  # one request per metric, for every run at once
-    monkeypatch.setattr(run_compare, "bulk_histories", lambda client, wanted: {})
+    # One request per metric, for every run at once: the interval route, whole where each
+    # history has at most max_points points (62 here), else the bulk route too.
+    interval = [("get-history-bulk-interval", "k0"), ("get-history-bulk-interval", "k1")]
+    cut = [("get-history-bulk", "k0"), ("get-history-bulk", "k1")] if max_points < 62 else []
+    assert sorted(asked) == sorted(interval + cut)
+    monkeypatch.setattr(run_compare, "bulk_histories", lambda client, wanted, **_: {})
     per_history = _compare(workspace, uri, ids, max_points)
     assert repr(bulk) == repr(per_history)  # repr: NaN equals NaN, order within ties included
     assert len(bulk.series) == 6 and all(s.total_points > 50 for s in bulk.series)
@@ -144,3 +135,81 @@ def test_the_cache_reads_a_server_in_pages_it_answers(
     page = cache.query(limit=10)
     assert sorted(run.run_id for run in page.runs) == sorted(ids)
     assert cache.table_reads == 0 and cache.full_reloads == 1
+
+
+def test_pages_answer_from_one_search_while_the_cache_reads_the_server(
+    histories: tuple[Path, str, list[str]], token: None
+) -> None:
+    """A cache on a tracking server answers each query from MLflow's search while it reads the
+    server whole (minutes at 100,000 runs): the runs and order the loaded cache answers, with
+    `total` a lower bound (`total_known` False) while the server has more."""
+    import threading
+
+    from mlworkbench.explorer.run_cache import RunCache
+
+    _, uri, ids = histories
+    release = threading.Event()
+    cache = RunCache(uri, first_page_while_loading=True, load_gate=release.wait)
+    loaded = RunCache(uri)
+    queries: list[dict[str, Any]] = [
+        {},
+        {"order_by": "metrics.k1 DESC"},
+        {"filter": "metrics.k0 > 0.2", "order_by": "attributes.run_name ASC"},
+        {"filter": "metrics.k0 > 0.5 or attributes.run_name = 'no metrics'"},
+        {"deleted": True},
+    ]
+    try:
+        for query in queries:
+            for offset, limit in ((0, 2), (1, 2), (0, 50)):
+                quick = cache.query(offset=offset, limit=limit, **query)
+                exact = loaded.query(offset=offset, limit=limit, **query)
+                assert quick.loading and not cache.loaded, query
+                assert quick.runs == exact.runs and quick.next_offset == exact.next_offset, query
+                assert quick.total_known is (exact.next_offset is None), query
+                if quick.total_known:
+                    assert (quick.total, quick.scripts) == (exact.total, exact.scripts), query
+                else:
+                    assert quick.total == offset + limit < exact.total, query
+        experiments = cache.experiments()
+        assert [(e.name, e.run_count_known) for e in experiments] == [
+            ("Default", False),
+            ("h", False),
+        ]
+        assert cache.quick_pages == len(queries) * 3
+    finally:
+        release.set()
+    assert cache.wait_loaded(60)
+    assert cache.query(limit=2) == loaded.query(limit=2)
+    assert [e.run_count for e in cache.experiments()] == [0, len(ids)]
+
+
+def test_a_remote_store_is_asked_what_changed_in_the_background(
+    histories: tuple[Path, str, list[str]], token: None
+) -> None:
+    """Past its TTL, a query of a tracking server's cache answers from what the cache holds
+    and asks the server what changed off the query path (0.1-0.5 s over HTTP); a run this
+    server changed (`mark_stale`) is still read before the answer."""
+    from mlflow.tracking import MlflowClient
+
+    from mlworkbench.explorer.run_cache import RunCache
+
+    _, uri, ids = histories
+    client = MlflowClient(uri)
+    cache = RunCache(uri, ttl_s=0.0)
+    experiment = client.get_run(ids[0]).info.experiment_id
+    before = cache.query(experiment_id=experiment, limit=50)
+    outside = client.create_run(experiment, run_name="outside").info.run_id
+    try:
+        stale = cache.query(experiment_id=experiment, limit=50)
+        assert stale.runs == before.runs  # answered at once, from the cache
+        cache.wait_checked_changes(60)
+        fresh = cache.query(experiment_id=experiment, limit=50)
+        assert fresh.runs[0].run_id == outside and fresh.total == before.total + 1
+        assert cache.background_checks >= 1 and cache.full_reloads == 1
+        client.set_tag(outside, "mlflow.runName", "renamed")
+        client.update_run(outside, name="renamed")
+        cache.mark_stale(outside)  # what the server does for its own edits
+        edited = cache.query(experiment_id=experiment, limit=50)
+        assert edited.runs[0].run_name == "renamed"
+    finally:
+        client.delete_run(outside)

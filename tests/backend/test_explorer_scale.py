@@ -7,6 +7,7 @@ These tests build a tiny real MLflow store (through MLflow's client) in a throwa
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import sqlite3
@@ -20,6 +21,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench"))
 
 import explorer_store
+from explorer_checks import WINDOWS, check_first_pages
 
 TINY = explorer_store.StoreSpec(runs=3, history_runs=1, steps=5, history_metrics=1)
 
@@ -130,26 +132,12 @@ def test_known_revision_is_this_mlflows_migration_head() -> None:
 def test_sql_first_pages_are_the_caches_pages(varied: Any, loaded: Any) -> None:
     from mlworkbench.explorer.first_page import first_page_from_sqlite
 
-    scopes = [None, *varied.active]
-    checked = 0
-    for experiment in scopes:
-        for deleted in (False, True):
-            for offset, limit in ((0, 100), (0, 7), (7, 7), (25, 10), (200, 5)):
-                expected = loaded.query(
-                    experiment_id=experiment, offset=offset, limit=limit, deleted=deleted
-                )
-                found = first_page_from_sqlite(
-                    _db(varied),
-                    experiment_id=experiment,
-                    offset=offset,
-                    limit=limit,
-                    deleted=deleted,
-                )
-                assert found is not None
-                runs, total, scripts = found
-                assert [r.to_dict() for r in runs] == [r.to_dict() for r in expected.runs]
-                assert (total, scripts) == (expected.total, expected.scripts)
-                checked += len(runs)
+    checked = check_first_pages(
+        functools.partial(first_page_from_sqlite, _db(varied)),
+        loaded,
+        [None, *varied.active],
+        windows=(*WINDOWS, (25, 10)),
+    )
     assert checked > 100
     # The store has the corners that make this a real check: NaN metrics, deleted runs, scripts.
     assert any(r.primary_metric for r in loaded.query(limit=100).runs)

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from explorer_checks import history_points
 from run_cache_store import VariedStore, build_varied_store, copy_store
 
 pytestmark = pytest.mark.slow
@@ -187,7 +188,6 @@ def test_an_unknown_schema_is_read_through_mlflow(varied: VariedStore, tmp_path:
 
 @pytest.fixture(scope="module")
 def histories(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[str]]:
-    from mlflow.entities import Metric
     from mlflow.tracking import MlflowClient
 
     folder = tmp_path_factory.mktemp("histories")
@@ -197,19 +197,7 @@ def histories(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[str]
     ids = []
     for r in range(4):
         run_id = client.create_run(gone if r == 3 else experiment, run_name=f"r{r}").info.run_id
-        points = [
-            Metric(f"k{k}", (s * 7 + k + r) % 5 / 3, 1000 + s % 4, s // 2)
-            for k in range(2)
-            for s in range(60)
-        ]
-        points += [  # ties on step and timestamp, NaN and infinities, a negative step
-            Metric("k0", math.nan, 1, 99),
-            Metric("k0", 0.25, 1, 99),
-            Metric("k0", math.inf, 2, 100),
-            Metric("k1", -math.inf, 2, 100),
-            Metric("k1", 0.1 + 0.2, 3, -1),
-        ]
-        client.log_batch(run_id, metrics=points)
+        client.log_batch(run_id, metrics=history_points(r))
         client.log_param(run_id, "lr", str(r % 2))
         ids.append(run_id)
     quiet = client.create_run(experiment, run_name="no metrics").info.run_id

@@ -377,3 +377,19 @@ def test_queries_from_many_threads_while_the_store_changes(
         thread.join()
     assert not errors
     assert cache.query(filter="attributes.run_name LIKE 'new-%'").total == 5
+
+
+@pytest.mark.slow
+def test_columns_answer_what_the_python_path_answers(varied: VariedStore, cache: RunCache) -> None:
+    """The cache answers through numpy columns (run_columns.py; the test above holds them to
+    MLflow) where numpy is installed, else through cached_runs' Python passes: both alike."""
+    python = RunCache(varied.uri)
+    python._use_columns = False
+    extra = ["attributes.start_time < 99999999999999999999", "attributes.end_time >= 0"]
+    for query in [*QUERIES, *extra]:
+        for order in ORDERS:
+            for scope in ({}, {"deleted": True}, {"experiment_id": varied.active[1]}):
+                ours = cache.query(filter=query, order_by=order, limit=1000, **scope)
+                theirs = python.query(filter=query, order_by=order, limit=1000, **scope)
+                assert ours == theirs, (query, order, scope)
+    assert cache._columns[1] is not None and python._columns[1] is None

@@ -30,3 +30,19 @@ export function describeRun(run: RunSummary, now: number): string {
   }
   return parts.join(" · ");
 }
+
+/** "12 runs", "3 of 12 runs"; a count marked not known is a lower bound ("5,000+"): a page a
+ * tracking server answered while the server's run cache still loads (MLflow counts nothing). */
+export function countText(
+  matching: number,
+  all: number,
+  narrowed: boolean,
+  matchingKnown = true,
+  allKnown = true,
+): string {
+  const shown = (count: number, known: boolean): string => `${count}${known ? "" : "+"}`;
+  if (narrowed) {
+    return `${shown(matching, matchingKnown)} of ${shown(all, allKnown)} runs`;
+  }
+  return allKnown ? `${all} run${all === 1 ? "" : "s"}` : `${shown(all, false)} runs`;
+}

@@ -21,7 +21,8 @@ import {
 } from "../protocol";
 import { formatNumber } from "./runFormat";
 import { describeQuery, effectiveFilter, groupByScript, initialQuery, PAGE_SIZE, RunsQuery, ScriptGroup } from "./runsQuery";
-import { artifactItem, countText, firstLine, modelItem, reportItem, runItem, sectionItem, valueItem } from "./runsTreeItems";
+import { countText } from "./runFormat";
+import { artifactItem, firstLine, modelItem, reportItem, runItem, sectionItem, valueItem } from "./runsTreeItems";
 
 interface PageState {
   key: string;
@@ -29,6 +30,7 @@ interface PageState {
   deleted: boolean;
   runs: RunSummary[];
   total: number;
+  totalKnown: boolean; // false: `total` is a lower bound (runFormat.countText)
   nextOffset: number | null;
 }
 
@@ -134,6 +136,7 @@ export class RunsTreeProvider implements vscode.TreeDataProvider<RunsNode>, vsco
     if (page) {
       node.page.runs.push(...page.runs);
       node.page.total = page.total;
+      node.page.totalKnown = page.total_known;
       node.page.nextOffset = page.next_offset;
       this.refresh();
     }
@@ -145,7 +148,12 @@ export class RunsTreeProvider implements vscode.TreeDataProvider<RunsNode>, vsco
         const item = new vscode.TreeItem(node.info.name, vscode.TreeItemCollapsibleState.Expanded);
         item.id = `experiment/${node.info.experiment_id}`;
         item.iconPath = new vscode.ThemeIcon("beaker");
-        item.description = countText(node.page.total, node.info.run_count, this.narrowed());
+        // Until the server's cache has read every run, an experiment's count is unknown: the
+        // unfiltered page's total (itself maybe a lower bound) stands in for it.
+        const narrowed = this.narrowed();
+        const all = node.info.run_count_known ? node.info.run_count : node.page.total;
+        const allKnown = node.info.run_count_known || (!narrowed && node.page.totalKnown);
+        item.description = countText(node.page.total, all, narrowed, node.page.totalKnown, allKnown);
         item.contextValue = "experiment";
         return item;
       }
@@ -153,7 +161,7 @@ export class RunsTreeProvider implements vscode.TreeDataProvider<RunsNode>, vsco
         const item = new vscode.TreeItem("Deleted runs", vscode.TreeItemCollapsibleState.Expanded);
         item.id = "deleted";
         item.iconPath = new vscode.ThemeIcon("trash");
-        item.description = countText(node.page.total, node.page.total, false);
+        item.description = countText(node.page.total, node.page.total, false, true, node.page.totalKnown);
         item.tooltip = "Runs deleted with MLflow's soft delete. Restore brings one back.";
         item.contextValue = "deletedRuns";
         return item;
@@ -183,7 +191,7 @@ export class RunsTreeProvider implements vscode.TreeDataProvider<RunsNode>, vsco
         const item = new vscode.TreeItem("Load more…", vscode.TreeItemCollapsibleState.None);
         item.id = `more/${node.page.key}/${node.page.runs.length}`;
         item.iconPath = new vscode.ThemeIcon("more");
-        item.description = `${node.page.runs.length} of ${node.page.total} shown`;
+        item.description = `${node.page.runs.length} of ${node.page.total}${node.page.totalKnown ? "" : "+"} shown`;
         item.command = { command: Commands.LOAD_MORE_RUNS, title: "Load more", arguments: [node] };
         item.contextValue = "more";
         return item;
@@ -367,7 +375,7 @@ export class RunsTreeProvider implements vscode.TreeDataProvider<RunsNode>, vsco
     if (!page) {
       return undefined;
     }
-    const state: PageState = { key, experimentId, deleted, runs: page.runs, total: page.total, nextOffset: page.next_offset };
+    const state: PageState = { key, experimentId, deleted, runs: page.runs, total: page.total, totalKnown: page.total_known, nextOffset: page.next_offset };
     this.pages.set(key, state);
     return state;
   }

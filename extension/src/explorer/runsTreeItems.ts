@@ -8,10 +8,6 @@ import { describeRun, formatNumber } from "./runFormat";
 import { statusIcon } from "./runPresentation";
 import type { RunsNode } from "./runsTree";
 
-export function countText(matching: number, all: number, narrowed: boolean): string {
-  return narrowed ? `${matching} of ${all} runs` : `${all} run${all === 1 ? "" : "s"}`;
-}
-
 export function firstLine(text: string): string {
   const line = text.split(/\r?\n/, 1)[0] ?? "";
   return line.length > 60 ? `${line.slice(0, 59)}…` : line;

@@ -54,7 +54,7 @@ class CachedRun:
 
 Predicate = Callable[[CachedRun], bool]
 
-_COMPARE: dict[str, Callable[[Any, Any], bool]] = {
+COMPARE: dict[str, Callable[[Any, Any], bool]] = {
     "=": operator.eq,
     "!=": operator.ne,
     "<": operator.lt,
@@ -88,12 +88,13 @@ def filter_cached(query: str | None, runs: Sequence[CachedRun]) -> list[CachedRu
     MLflow answers for it (only `!=` holds); an `and` filters what its previous parts kept.
     """
     compile_filter(query)  # the same checks and errors
-    node = _parsed(query or "")
+    node = parsed_filter(query or "")
     return list(runs) if node is None else _apply(node, list(runs))
 
 
 @lru_cache(maxsize=64)
-def _parsed(query: str) -> Node | None:
+def parsed_filter(query: str) -> Node | None:
+    """The filter's AST (None: no filter); check it with `compile_filter` first."""
     return Parser(query).parse()
 
 
@@ -104,8 +105,8 @@ def _apply(node: Node, runs: list[CachedRun]) -> list[CachedRun]:
         return runs
     if isinstance(node, Comparison) and isinstance(node.value, str):
         name, op, value = node.name, node.op, node.value
-        if node.kind == "metrics" and op in _COMPARE:
-            compare, number = _COMPARE[op], float(value)
+        if node.kind == "metrics" and op in COMPARE:
+            compare, number = COMPARE[op], float(value)
             return [
                 run
                 for run in runs
@@ -126,7 +127,7 @@ def _apply(node: Node, runs: list[CachedRun]) -> list[CachedRun]:
 
 def _compile(node: Node) -> Predicate:
     if isinstance(node, Comparison):
-        return _comparison(node)
+        return comparison_predicate(node)
     parts = [_compile(part) for part in node.parts]
     if isinstance(node, Or):
         return lambda run: any(part(run) for part in parts)
@@ -141,7 +142,8 @@ def _like_regex(pattern: str) -> re.Pattern[str]:
     return re.compile(body, re.DOTALL)
 
 
-def _string_test(op: str, value: str | tuple[str, ...]) -> Callable[[str], bool]:
+def string_test(op: str, value: str | tuple[str, ...]) -> Callable[[str], bool]:
+    """Whether a present string value satisfies `op value` (SQLite's rules, see above)."""
     if isinstance(value, tuple):
         members = frozenset(value)
         if op == "IN":
@@ -153,11 +155,12 @@ def _string_test(op: str, value: str | tuple[str, ...]) -> Callable[[str], bool]
     if op == "ILIKE":
         lowered = _like_regex(value.translate(_ASCII_LOWER))
         return lambda text: lowered.fullmatch(text.translate(_ASCII_LOWER)) is not None
-    compare = _COMPARE[op]
+    compare = COMPARE[op]
     return lambda text: compare(text, value)
 
 
-def _comparison(node: Comparison) -> Predicate:
+def comparison_predicate(node: Comparison) -> Predicate:
+    """One comparison as a predicate on a run (missing keys and NULLs never match)."""
     name, op, value = node.name, node.op, node.value
     if node.kind == "metrics":
         assert isinstance(value, str)
@@ -165,14 +168,14 @@ def _comparison(node: Comparison) -> Predicate:
     if node.kind == "attributes" and name in ("start_time", "end_time", "created"):
         assert isinstance(value, str)
         attribute = "start_time" if name == "created" else name
-        compare, number = _COMPARE[op], int(value)
+        compare, number = COMPARE[op], int(value)
 
         def numeric(run: CachedRun) -> bool:
             found = getattr(run, attribute)
             return found is not None and compare(found, number)
 
         return numeric
-    test = _string_test(op, value)
+    test = string_test(op, value)
     read = _string_reader(node.kind, name)
 
     def string(run: CachedRun) -> bool:
@@ -183,7 +186,7 @@ def _comparison(node: Comparison) -> Predicate:
 
 
 def _metric_test(name: str, op: str, number: float) -> Predicate:
-    compare = _COMPARE[op]
+    compare = COMPARE[op]
 
     def metric(run: CachedRun) -> bool:
         found = run.metrics.get(name)

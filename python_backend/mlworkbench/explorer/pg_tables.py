@@ -22,25 +22,26 @@ import re
 from typing import TYPE_CHECKING, Any
 
 from mlworkbench.explorer.run_listing import (
+    RUN_NAME_TAG,
+    SCRIPT_TAG,
     TAG_PREFIX,
     RunSummary,
-    int_or_none,
-    json_safe_metrics,
-    primary_metric,
+    summary_of,
 )
 from mlworkbench.explorer.store_tables import (
     KNOWN_REVISIONS,
     NEEDED,
-    RUN_NAME_TAG,
     Point,
     Unsupported,
     _read_runs,
+    compared_runs,
+    experiment_names,
+    page_scope,
 )
 
 if TYPE_CHECKING:
     from mlworkbench.explorer.cached_runs import CachedRun
 
-SCRIPT_TAG = TAG_PREFIX + "script"
 _DRIVER = re.compile(r"^postgresql(\+\w+)?://", re.IGNORECASE)
 
 
@@ -122,12 +123,7 @@ def first_page(
     with connect(tracking_uri) as connection:
         _snapshot(connection)
         experiments = check_schema(connection)
-        if experiment_id is not None:
-            if experiments.get(experiment_id, ("", ""))[1] != "active":
-                raise Unsupported("unknown or deleted experiment")  # the cache raises its error
-            scope = [int(experiment_id)]
-        else:
-            scope = [int(i) for i, (_, stage) in experiments.items() if stage == "active"]
+        scope = [int(i) for i in page_scope(experiments, experiment_id)]
         if not scope:
             return [], 0, []
         stage = "deleted" if deleted else "active"
@@ -169,29 +165,21 @@ def first_page(
             "AND (starts_with(key, %s) OR key = %s)",
             [ids, TAG_PREFIX, RUN_NAME_TAG],
         )
-    runs = []
-    for run_id, name, status, start, end, experiment in rows:
-        run_tags = tags.get(run_id, {})
-        if not name:
-            name = run_tags.get(RUN_NAME_TAG) or name  # MLflow names it by its tag
-        run_metrics = json_safe_metrics({k: _number(v) for k, v in metrics.get(run_id, {}).items()})
-        runs.append(
-            RunSummary(
-                run_id=run_id,
-                experiment_id=str(experiment),
-                experiment_name=experiments.get(str(experiment), (str(experiment), ""))[0],
-                run_name=str(name) if name else run_id[:8],
-                status=status,
-                start_time=start,
-                end_time=end,
-                script=_optional(run_tags.get(SCRIPT_TAG)),
-                metrics=run_metrics,
-                params={k: str(v) for k, v in params.get(run_id, {}).items()},
-                exit_code=int_or_none(_optional(run_tags.get(TAG_PREFIX + "exit_code"))),
-                error_tail=_optional(run_tags.get(TAG_PREFIX + "error_tail")),
-                primary_metric=primary_metric(run_metrics),
-            )
+    runs = [
+        summary_of(
+            run_id=run_id,
+            experiment_id=str(experiment),
+            experiment_name=experiments.get(str(experiment), (str(experiment), ""))[0],
+            run_name=None if name is None else str(name),
+            status=status,
+            start_time=start,
+            end_time=end,
+            metrics={k: _number(v) for k, v in metrics.get(run_id, {}).items()},
+            params={k: str(v) for k, v in params.get(run_id, {}).items()},
+            tags={k: _optional(v) for k, v in tags.get(run_id, {}).items()},
         )
+        for run_id, name, status, start, end, experiment in rows
+    ]
     runs.sort(key=lambda r: (r.start_time is None, -(r.start_time or 0), r.run_id))
     return runs, int(total), scripts
 
@@ -236,13 +224,12 @@ def read_compared(
     with connect(tracking_uri) as connection:
         _snapshot(connection)
         experiments = check_schema(connection)
-        found = {run.run_id: run for run in _read_runs(connection, experiments, run_ids, mark="%s")}
-        if any(run_id not in found for run_id in run_ids):
+        compared = compared_runs(
+            _read_runs(connection, experiments, run_ids, mark="%s"), run_ids, metric_keys
+        )
+        if compared is None:
             return None
-        runs = [found[run_id] for run_id in run_ids]
-        keys = sorted({k for run in runs for k in run.metrics})
-        if metric_keys is not None:
-            keys = [k for k in keys if k in set(metric_keys)]
+        runs, keys = compared
         points: dict[tuple[str, str], list[tuple[int, int, float, bool]]] = {}
         if keys:
             for run_id, key, step, stamp, value, is_nan in connection.execute(
@@ -260,5 +247,4 @@ def read_compared(
         pair: [(step, stamp, nan if flag else value) for step, stamp, value, flag in sorted(rows)]
         for pair, rows in points.items()
     }
-    names = {run.experiment_id: experiments[run.experiment_id][0] for run in runs}
-    return runs, names, histories
+    return runs, experiment_names(runs, experiments), histories

@@ -28,12 +28,13 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from mlworkbench.explorer.run_listing import RUN_NAME_TAG
+
 if TYPE_CHECKING:
     from mlworkbench.explorer.cached_runs import CachedRun
 
 # MLflow's schema revisions whose runs/metrics/params/tags tables this module reads as is.
 KNOWN_REVISIONS = frozenset({"dc11669786a5"})  # MLflow 3.17's head
-RUN_NAME_TAG = "mlflow.runName"
 _LISTED_STAGES = ("active", "deleted")  # ViewType.ALL: runs in another stage are never listed
 NEEDED = {
     "runs": {
@@ -280,22 +281,50 @@ def read_compared(
             f"FROM runs r WHERE r.run_uuid IN ({marks})",
             run_ids,
         ).fetchone()
-        found: dict[str, CachedRun] = {}
-        for row in json.loads(text):
-            run = _compared_run(row, CachedRun)
-            found[run.run_id] = run
-        if any(run_id not in found for run_id in run_ids):
+        compared = compared_runs(
+            [_compared_run(row, CachedRun) for row in json.loads(text)], run_ids, metric_keys
+        )
+        if compared is None:
             return None
-        runs = [found[run_id] for run_id in run_ids]
-        keys = sorted({k for run in runs for k in run.metrics})
-        if metric_keys is not None:
-            keys = [k for k in keys if k in set(metric_keys)]
+        runs, keys = compared
         histories = _read_histories(connection, run_ids, keys) if keys else {}
         connection.execute("COMMIT")
     finally:
         connection.close()
-    names = {run.experiment_id: experiments[run.experiment_id][0] for run in runs}
-    return runs, names, histories
+    return runs, experiment_names(runs, experiments), histories
+
+
+def compared_runs(
+    read: list[CachedRun], run_ids: list[str], metric_keys: list[str] | None
+) -> tuple[list[CachedRun], list[str]] | None:
+    """A comparison's runs in `run_ids`' order and the keys of the histories it reads (every
+    latest metric of the runs, or only `metric_keys`); None when a run was not read (unknown,
+    or not one MLflow lists: its own path then answers)."""
+    found = {run.run_id: run for run in read}
+    if any(run_id not in found for run_id in run_ids):
+        return None
+    runs = [found[run_id] for run_id in run_ids]
+    keys = sorted({k for run in runs for k in run.metrics})
+    if metric_keys is not None:
+        keys = [k for k in keys if k in set(metric_keys)]
+    return runs, keys
+
+
+def experiment_names(
+    runs: list[CachedRun], experiments: dict[str, tuple[str, str]]
+) -> dict[str, str]:
+    """{experiment id: name} of the runs' experiments."""
+    return {run.experiment_id: experiments[run.experiment_id][0] for run in runs}
+
+
+def page_scope(experiments: dict[str, tuple[str, str]], experiment_id: str | None) -> list[str]:
+    """The experiments a Runs view page lists: `experiment_id` (Unsupported when it is unknown
+    or deleted: the cache raises its own error for it), else every active one."""
+    if experiment_id is not None:
+        if experiments.get(experiment_id, ("", ""))[1] != "active":
+            raise Unsupported("unknown or deleted experiment")
+        return [experiment_id]
+    return [i for i, (_, stage) in experiments.items() if stage == "active"]
 
 
 def _compared_run(row: list[object], make: type[CachedRun]) -> CachedRun:
