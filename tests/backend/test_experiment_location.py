@@ -31,7 +31,7 @@ def test_created_experiments_live_beside_the_store(
 
     for experiment_id in (first, second.experiment_id):
         location = client.get_experiment(experiment_id).artifact_location
-        assert location == (workspace.resolve() / "mlruns" / experiment_id).as_uri()
+        assert location == str(workspace.resolve() / "mlruns" / experiment_id)
     run_id = client.create_run(first).info.run_id
     client.log_text(run_id, "kept", "notes/a.txt")
     client.set_terminated(run_id)

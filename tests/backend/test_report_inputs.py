@@ -60,6 +60,15 @@ def store(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
         mlflow.log_param("lr", 0.1)
         mlflow.log_metric("accuracy", 0.875)
         ids["none"] = run.info.run_id
+    # `mlflow server --default-artifact-root file:///…` makes experiments with file:// locations.
+    file_uri = mlflow.create_experiment(
+        "file-uri", artifact_location=(workspace / "file-artifacts").as_uri()
+    )
+    with mlflow.start_run(experiment_id=file_uri, run_name="file-uri-model") as run:
+        mlflow.sklearn.log_model(
+            LogisticRegression().fit(frame[FEATURES], frame["label"]), name="m"
+        )
+        ids["file_uri"] = run.info.run_id
     mlflow.set_tracking_uri("")
     return {"workspace": workspace, "ids": ids, "frame": frame}
 
@@ -134,6 +143,15 @@ def test_a_runs_one_model_is_loaded_as_the_estimator(store: dict[str, Any]) -> N
     assert list(inputs.columns) == FEATURES
     assert model.predict(inputs).shape == (200,)
     assert model.predict_proba(inputs).shape == (200, 2)
+
+
+def test_a_model_under_a_file_uri_artifact_location_is_loaded(store: dict[str, Any]) -> None:
+    from mlworkbench.reports.report_model import load_report_model
+
+    model = load_report_model(store["workspace"], run_id=store["ids"]["file_uri"])
+    assert model.flavor == "sklearn" and model.features == FEATURES
+    assert Path(model.source).is_dir()
+    assert model.predict(model.features_of(store["frame"], exclude=["label"])).shape == (200,)
 
 
 def test_several_models_need_a_choice_and_a_label_picks_one(store: dict[str, Any]) -> None:

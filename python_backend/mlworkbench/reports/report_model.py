@@ -167,6 +167,7 @@ def _load(uri: str, source: str, *, label: str, run_id: str | None) -> ReportMod
     from mlflow.exceptions import MlflowException
     from mlflow.models import Model
 
+    source = _local_if_file_uri(source)
     try:
         info = Model.load(source)
     except (MlflowException, OSError) as error:
@@ -187,6 +188,20 @@ def _load(uri: str, source: str, *, label: str, run_id: str | None) -> ReportMod
         raise ModelLoadError(uri, f"{type(error).__name__}: {error}") from error
     except Exception as error:  # skops' UntrustedTypesFoundException, unpickling errors, …
         raise ModelLoadError(uri, f"{type(error).__name__}: {error}") from error
+
+
+def _local_if_file_uri(source: str) -> str:
+    """A `file://` source as its local path.
+
+    Experiments made by `mlflow server --default-artifact-root file:///…`, or by hand, hold
+    `file://` artifact locations, and MLflow's `Model.load` tests such a string with
+    `os.path.exists`, so it calls the model missing although its files are there.
+    """
+    if not source.startswith("file:"):
+        return source
+    from mlflow.utils.file_utils import local_file_uri_to_path
+
+    return str(local_file_uri_to_path(source))  # type: ignore[no-untyped-call]
 
 
 def _sklearn_features(estimator: Any, info: Any) -> list[str] | None:

@@ -205,7 +205,7 @@ def create_experiment(client: MlflowClient, name: str) -> str:
         return str(client.create_experiment(name))
     from mlflow.store.tracking.sqlalchemy_store import SqlAlchemyStore
 
-    root = (path.resolve().parent / "mlruns").as_uri()
+    root = str(path.resolve().parent / "mlruns")
     store = SqlAlchemyStore(str(client.tracking_uri), root)  # type: ignore[no-untyped-call]
     return str(store.create_experiment(name))  # type: ignore[no-untyped-call]
 
