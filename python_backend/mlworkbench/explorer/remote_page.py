@@ -7,6 +7,9 @@ filter semantics (a filter with `or` is asked as its parts and merged, as run_fi
 while the cache loads, a page of any filter and order is a search or two: the runs and the
 order the cache will answer (sorted again with `sort_cached`, the cache's own rules).
 
+A cold language server asks without MLflow's client (rest_search.py: its import alone took
+longer than the 1 s a first page may take), a client that adds more to its requests with it.
+
 What one search cannot tell is how many runs match (MLflow's API counts nothing): such a page's
 `total` is the runs it has seen, a lower bound (`total_known` False) while the server has more,
 and its scripts are those of the runs it read. Experiments come with no run count
@@ -17,7 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from mlworkbench.explorer.cached_runs import CachedRun, cached_run, sort_cached
 from mlworkbench.explorer.run_filter import OrderKey, to_mlflow_filters
@@ -37,6 +40,46 @@ QUICK_MAX = 5_000
 
 def is_remote(tracking_uri: str) -> bool:
     return tracking_uri.lower().startswith(("http://", "https://"))
+
+
+class RunSearch(Protocol):
+    """One page of MLflow's `search_runs`, as CachedRuns (rest_search.RestReader's, or
+    `mlflow_search` of an MLflow client)."""
+
+    def __call__(
+        self,
+        experiment_ids: list[str],
+        filter_string: str,
+        *,
+        deleted: bool,
+        max_results: int,
+        order_by: list[str] | None,
+    ) -> list[CachedRun]: ...
+
+
+def mlflow_search(client: MlflowClient) -> RunSearch:
+    """`RunSearch` through MLflow's client."""
+
+    def search(
+        experiment_ids: list[str],
+        filter_string: str,
+        *,
+        deleted: bool,
+        max_results: int,
+        order_by: list[str] | None,
+    ) -> list[CachedRun]:
+        from mlflow.entities import ViewType
+
+        found = client.search_runs(
+            experiment_ids,
+            filter_string,
+            run_view_type=ViewType.DELETED_ONLY if deleted else ViewType.ACTIVE_ONLY,
+            max_results=max_results,
+            order_by=order_by,
+        )
+        return [cached_run(run) for run in found]
+
+    return search
 
 
 def experiments_of(client: MlflowClient) -> dict[str, tuple[str, str]]:
@@ -68,7 +111,7 @@ class PageAsk:
 
 
 def remote_page(
-    client: MlflowClient,
+    search: RunSearch,
     experiments: dict[str, tuple[str, str]],
     summary: Callable[[CachedRun, str], RunSummary],
     ask: PageAsk,
@@ -76,9 +119,7 @@ def remote_page(
     """The page as the loaded cache would answer it, marked `loading`, from MLflow's search;
     None when this is not a page to ask that way (too deep, an experiment that is unknown or
     deleted: the cache answers, with its errors). `summary(run, experiment name)` is the
-    cache's own summary of a run; MLflow's errors reach the caller."""
-    from mlflow.entities import ViewType
-
+    cache's own summary of a run; the search's errors reach the caller."""
     from mlworkbench.explorer.run_cache import RunPage
 
     offset, limit, order, deleted = ask.offset, ask.limit, ask.order, ask.deleted
@@ -95,14 +136,14 @@ def remote_page(
     for filter_string in to_mlflow_filters(ask.filter):
         # One run more than the page: whether more match, without trusting a page token
         # (a server may hand one out when the results just fill the page).
-        for run in client.search_runs(
+        for run in search(
             scope,
             filter_string,
-            run_view_type=ViewType.DELETED_ONLY if deleted else ViewType.ACTIVE_ONLY,
+            deleted=deleted,
             max_results=wanted + 1,
             order_by=[order.to_mlflow()] if order else None,
         ):
-            found.setdefault(run.info.run_id, cached_run(run))
+            found.setdefault(run.run_id, run)
     more = len(found) > wanted
     ordered = sort_cached(list(found.values()), order)[:wanted]  # the cache's order
     window = ordered[offset:wanted]

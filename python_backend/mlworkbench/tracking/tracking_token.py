@@ -66,6 +66,14 @@ def scope_process_token(environ: MutableMapping[str, str] | None = None) -> None
             env.pop(MLFLOW_AUTH_ENV)
 
 
+def bearer_for(uri: str, environ: Mapping[str, str] | None = None) -> str | None:
+    """The scoped token when `uri` is on its server's origin, else None (a request made without
+    MLflow, remote pages' REST reads: the same rule as `ScopedTokenAuth`)."""
+    env = os.environ if environ is None else environ
+    token, scope = env.get(TOKEN_ENV), env.get(TOKEN_URI_ENV, "")
+    return token if token and same_origin(uri, scope) else None
+
+
 def child_token_env(
     environ: Mapping[str, str], tracking_uri: str, *, tracks_there: bool = True
 ) -> dict[str, str]:
