@@ -7,6 +7,7 @@ import {
   effectiveFilter,
   groupByScript,
   initialQuery,
+  loadingRecheckMs,
   orderChoices,
   parseTagInput,
   pointAt,
@@ -87,4 +88,10 @@ test("an error position is marked inside the filter", () => {
   assert.equal(pointAt("params.a = 'x' and", 4), "para⟦here⟧ms.a = 'x' and");
   assert.equal(pointAt("abc", undefined), "");
   assert.ok(pointAt("x".repeat(100), 50).startsWith("…"));
+});
+
+test("while the cache loads the view asks again after 2 s, doubling to at most 30 s", () => {
+  const waits = [0, 1, 2, 3, 4, 5, 50].map(loadingRecheckMs);
+  assert.deepEqual(waits, [2_000, 4_000, 8_000, 16_000, 30_000, 30_000, 30_000]);
+  assert.equal(loadingRecheckMs(-1), 2_000);
 });

@@ -17,6 +17,16 @@ export interface RunsQuery {
   script: string | undefined;
 }
 
+/**
+ * How long the view waits before asking again while the server's run cache still loads (a
+ * page marked `loading`, counts not known yet): 2 s, doubling to 30 s. A tracking server with
+ * 100,000 runs takes minutes to read whole; asking every 2 s all that time would be one more
+ * search of the server each time, so the waits grow while the answers stay partial.
+ */
+export function loadingRecheckMs(attempt: number): number {
+  return Math.min(30_000, 2_000 * 2 ** Math.max(0, Math.min(attempt, 4)));
+}
+
 export const initialQuery: RunsQuery = {
   filter: "",
   orderBy: DEFAULT_ORDER,

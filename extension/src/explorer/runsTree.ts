@@ -20,7 +20,16 @@ import {
   RunSummary,
 } from "../protocol";
 import { formatNumber } from "./runFormat";
-import { describeQuery, effectiveFilter, groupByScript, initialQuery, PAGE_SIZE, RunsQuery, ScriptGroup } from "./runsQuery";
+import {
+  describeQuery,
+  effectiveFilter,
+  groupByScript,
+  initialQuery,
+  loadingRecheckMs,
+  PAGE_SIZE,
+  RunsQuery,
+  ScriptGroup,
+} from "./runsQuery";
 import { countText } from "./runFormat";
 import { artifactItem, firstLine, modelItem, reportItem, runItem, sectionItem, valueItem } from "./runsTreeItems";
 
@@ -31,6 +40,7 @@ interface PageState {
   runs: RunSummary[];
   total: number;
   totalKnown: boolean; // false: `total` is a lower bound (runFormat.countText)
+  loading: boolean; // answered while the server's cache loads: asked again (recheckWhileLoading)
   nextOffset: number | null;
 }
 
@@ -53,6 +63,7 @@ export class RunsTreeProvider implements vscode.TreeDataProvider<RunsNode>, vsco
   private debounce: NodeJS.Timeout | undefined;
   private debounceDue = 0;
   private lastError: string | undefined;
+  private loadingRechecks = 0; // answers in a row that the loading cache gave (runsQuery.loadingRecheckMs)
   private running = new Set<string>();
   private pages = new Map<string, PageState>();
   private query: RunsQuery = initialQuery;
@@ -137,6 +148,7 @@ export class RunsTreeProvider implements vscode.TreeDataProvider<RunsNode>, vsco
       node.page.runs.push(...page.runs);
       node.page.total = page.total;
       node.page.totalKnown = page.total_known;
+      node.page.loading = page.loading;
       node.page.nextOffset = page.next_offset;
       this.refresh();
     }
@@ -246,12 +258,13 @@ export class RunsTreeProvider implements vscode.TreeDataProvider<RunsNode>, vsco
       return [this.errorNode(error)];
     }
     const nodes: RunsNode[] = [];
+    let deletedPage: PageState | undefined;
     if (this.query.showDeleted) {
-      const page = await this.loadPage("deleted", undefined, true);
-      if (!page) {
+      deletedPage = await this.loadPage("deleted", undefined, true);
+      if (!deletedPage) {
         return [this.errorNode(this.lastError)];
       }
-      nodes.push({ kind: "deleted", page });
+      nodes.push({ kind: "deleted", page: deletedPage });
     }
     const pages = await Promise.all(experiments.map((e) => this.loadPage(`experiment/${e.experiment_id}`, e.experiment_id, false)));
     if (pages.some((p) => p === undefined)) {
@@ -263,6 +276,7 @@ export class RunsTreeProvider implements vscode.TreeDataProvider<RunsNode>, vsco
         nodes.push({ kind: "experiment", info, page });
       }
     });
+    this.recheckWhileLoading(experiments, [...pages, deletedPage]);
     if (nodes.length === 0 && this.narrowed()) {
       return [
         {
@@ -274,6 +288,21 @@ export class RunsTreeProvider implements vscode.TreeDataProvider<RunsNode>, vsco
       ];
     }
     return experiments.length === 0 && nodes.length === 0 ? [] : nodes;
+  }
+
+  /**
+   * While the server's cache still loads (pages marked `loading`, run counts not known), the
+   * view shows what it was given and asks again later, so counts and totals settle by
+   * themselves on a store nothing else changes.
+   */
+  private recheckWhileLoading(experiments: ExperimentInfo[], pages: (PageState | undefined)[]): void {
+    const partial = experiments.some((e) => !e.run_count_known) || pages.some((p) => p?.loading);
+    if (!partial) {
+      this.loadingRechecks = 0;
+      return;
+    }
+    this.refreshSoon(loadingRecheckMs(this.loadingRechecks));
+    this.loadingRechecks += 1;
   }
 
   private pageChildren(page: PageState, deleted: boolean): RunsNode[] {
@@ -375,7 +404,16 @@ export class RunsTreeProvider implements vscode.TreeDataProvider<RunsNode>, vsco
     if (!page) {
       return undefined;
     }
-    const state: PageState = { key, experimentId, deleted, runs: page.runs, total: page.total, totalKnown: page.total_known, nextOffset: page.next_offset };
+    const state: PageState = {
+      key,
+      experimentId,
+      deleted,
+      runs: page.runs,
+      total: page.total,
+      totalKnown: page.total_known,
+      loading: page.loading,
+      nextOffset: page.next_offset,
+    };
     this.pages.set(key, state);
     return state;
   }
