@@ -240,3 +240,82 @@ def test_a_remote_store_is_asked_what_changed_in_the_background(
         assert edited.runs[0].run_name == "renamed"
     finally:
         client.delete_run(outside)
+
+
+def _scoped(monkeypatch: pytest.MonkeyPatch, uri: str, token: str) -> None:
+    """The token as the language server holds it: scoped to the server's origin."""
+    from mlworkbench.tracking import tracking_token
+
+    monkeypatch.delenv("MLFLOW_TRACKING_TOKEN", raising=False)
+    monkeypatch.setenv(tracking_token.TOKEN_ENV, token)
+    monkeypatch.setenv(tracking_token.TOKEN_URI_ENV, uri)
+    monkeypatch.setenv(tracking_token.MLFLOW_AUTH_ENV, tracking_token.AUTH_NAME)
+
+
+@pytest.mark.parametrize("max_points", [16, 2000])
+def test_the_workspace_server_answers_a_comparison_from_its_tables(
+    server: tuple[Path, str, dict[str, str]],
+    histories: tuple[Path, str, list[str]],
+    monkeypatch: pytest.MonkeyPatch,
+    max_points: int,
+) -> None:
+    """`mlworkbench server` reads a comparison from its store's tables (compared_route.py):
+    exactly what MLflow's history routes give, without a request to them."""
+    from mlflow.tracking import MlflowClient
+
+    from mlworkbench.explorer import compared_route, run_compare
+    from mlworkbench.explorer.run_compare import compare_runs
+
+    workspace, uri, ids = histories
+    monkeypatch.setenv("MLFLOW_TRACKING_TOKEN", server[2]["MLFLOW_TRACKING_TOKEN"])
+    through_mlflow = _compare(workspace, uri, ids, max_points)  # MLflow's settings: its routes
+    _scoped(monkeypatch, uri, server[2]["MLFLOW_TRACKING_TOKEN"])
+    assert compared_route.ask(uri, ids, None) is not None
+    monkeypatch.setattr(run_compare, "bulk_histories", lambda *a, **k: pytest.fail("MLflow"))
+    monkeypatch.setattr(run_compare, "_get_runs", lambda *a, **k: pytest.fail("MLflow"))
+    from_tables = compare_runs(
+        workspace, ids, tracking_uri=uri, max_points=max_points, client=MlflowClient(uri)
+    )
+    assert repr(from_tables) == repr(through_mlflow)
+    assert from_tables.runs[2].status == "FAILED" and from_tables.runs[0].params == {"lr": "0.001"}
+
+
+def test_the_comparison_route_keeps_the_gates_checks_and_refuses_bad_requests(
+    server: tuple[Path, str, dict[str, str]],
+    histories: tuple[Path, str, list[str]],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import json
+    import urllib.error
+    import urllib.request
+
+    from mlworkbench.errors import RunNotFoundError
+    from mlworkbench.explorer import compared_route
+    from mlworkbench.explorer.run_compare import compare_runs
+
+    workspace, uri, ids = histories
+    token = server[2]["MLFLOW_TRACKING_TOKEN"]
+
+    def status(body: bytes, *, bearer: str | None = token, method: str = "POST") -> int:
+        request = urllib.request.Request(uri + compared_route.ROUTE, data=body, method=method)
+        if bearer is not None:
+            request.add_header("Authorization", f"Bearer {bearer}")
+        try:
+            with urllib.request.urlopen(request, timeout=30) as answer:
+                return int(answer.status)
+        except urllib.error.HTTPError as error:
+            return int(error.code)
+
+    good = json.dumps({"run_ids": ids[:2], "metric_keys": None}).encode()
+    assert status(good) == 200
+    assert status(good, bearer=None) == 401 and status(good, bearer="wrong") == 401
+    assert status(good, method="PUT") == 405
+    assert status(b"{not json") == 400
+    assert status(json.dumps({"run_ids": []}).encode()) == 400
+    assert status(json.dumps({"run_ids": ids, "metric_keys": "k0"}).encode()) == 400
+    assert status(b" " * (compared_route.MAX_BODY + 1)) == 413
+    # An unknown run: the server says so, and MLflow's path raises the error the view shows.
+    _scoped(monkeypatch, uri, token)
+    assert compared_route.ask(uri, [ids[0], "0" * 32], None) is None
+    with pytest.raises(RunNotFoundError):
+        compare_runs(workspace, [ids[0], "0" * 32], tracking_uri=uri)

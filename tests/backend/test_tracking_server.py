@@ -190,8 +190,31 @@ def test_postgres_server_keeps_every_concurrent_run(
         data = runs[run_id].data
         assert data.metrics["m"] == float(data.params["index"])
         assert postgres.password not in str(data.tags) + str(data.params)
+    _compares_from_its_tables(pg_workspace, sorted(ids))
     log = Path(info.log_path).read_text(errors="replace")
     assert postgres.password not in log and str(ts.server_token(pg_workspace)) not in log
+
+
+def _compares_from_its_tables(workspace: Path, ids: list[str]) -> None:
+    """The server reads a comparison from its PostgreSQL tables (explorer/compared_route.py,
+    with the password it keeps apart from the URI): what MLflow's history routes answer."""
+    from mlworkbench.explorer import compared_route
+    from mlworkbench.explorer.run_compare import compare_runs
+    from mlworkbench.tracking import tracking_token
+
+    env = ts.server_env(workspace)
+    uri, token = env["MLFLOW_TRACKING_URI"], env["MLFLOW_TRACKING_TOKEN"]
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("MLFLOW_TRACKING_TOKEN", token)  # MLflow's own setting: MLflow's routes
+        through_mlflow = compare_runs(workspace, ids, tracking_uri=uri)
+        patch.delenv("MLFLOW_TRACKING_TOKEN")
+        patch.setenv(tracking_token.TOKEN_ENV, token)
+        patch.setenv(tracking_token.TOKEN_URI_ENV, uri)
+        patch.setenv(tracking_token.MLFLOW_AUTH_ENV, tracking_token.AUTH_NAME)
+        read = compared_route.ask(uri, ids, None)
+        assert read is not None and [run.run_id for run in read[0]] == ids
+        from_tables = compare_runs(workspace, ids, tracking_uri=uri)
+    assert repr(from_tables) == repr(through_mlflow) and len(from_tables.series) == len(ids)
 
 
 @pytest.mark.slow

@@ -49,9 +49,10 @@ def is_postgres(tracking_uri: str) -> bool:
     return _DRIVER.match(tracking_uri) is not None
 
 
-def connect(tracking_uri: str) -> Any:
+def connect(tracking_uri: str, password: str | None = None) -> Any:
     """A read-only psycopg connection for MLflow's SQLAlchemy URI (`postgresql+psycopg://...`;
-    libpq reads its password from the URI, PGPASSWORD or ~/.pgpass as MLflow's driver does)."""
+    libpq reads its password from the URI, PGPASSWORD or ~/.pgpass as MLflow's driver does,
+    or it is `password`: the tracking server's gate holds it apart from the URI)."""
     import psycopg
     from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
@@ -59,6 +60,8 @@ def connect(tracking_uri: str) -> Any:
     options = str(params.pop("options", "") or "")
     params["options"] = f"{options} -c default_transaction_read_only=on".strip()
     params.setdefault("connect_timeout", "5")
+    if password is not None:
+        params["password"] = password
     return psycopg.connect(make_conninfo(**params))  # type: ignore[arg-type]
 
 
@@ -216,12 +219,16 @@ def _optional(value: object) -> str | None:
 
 
 def read_compared(
-    tracking_uri: str, run_ids: list[str], metric_keys: list[str] | None
+    tracking_uri: str,
+    run_ids: list[str],
+    metric_keys: list[str] | None,
+    *,
+    password: str | None = None,
 ) -> tuple[list[CachedRun], dict[str, str], dict[tuple[str, str], list[Point]]] | None:
     """store_tables.read_compared's answer from a PostgreSQL store: (runs in order, experiment
     names, histories by (run id, key)) in one snapshot; None when a run is not one it lists
     (MLflow's path then answers, or raises its error)."""
-    with connect(tracking_uri) as connection:
+    with connect(tracking_uri, password) as connection:
         _snapshot(connection)
         experiments = check_schema(connection)
         compared = compared_runs(

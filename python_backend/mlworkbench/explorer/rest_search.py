@@ -107,7 +107,7 @@ class RestReader:
             }
             if token:
                 body["page_token"] = token
-            answer = self._post("/api/2.0/mlflow/experiments/search", body)
+            answer = self.post("/api/2.0/mlflow/experiments/search", body)
             for experiment in _list(answer, "experiments"):
                 found[_text(experiment, "experiment_id")] = (
                     _text(experiment, "name"),
@@ -136,10 +136,12 @@ class RestReader:
             body["filter"] = filter_string
         if order_by:
             body["order_by"] = order_by
-        answer = self._post("/api/2.0/mlflow/runs/search", body)
+        answer = self.post("/api/2.0/mlflow/runs/search", body)
         return [_cached_run(run) for run in _list(answer, "runs")]
 
-    def _post(self, endpoint: str, body: dict[str, object]) -> dict[str, Any]:
+    def post(self, endpoint: str, body: dict[str, object]) -> dict[str, Any]:
+        """POST `body` as JSON to `endpoint`; the answer's JSON object, or Unsupported for an
+        HTTP error status or an answer that is not an object (urllib's errors otherwise)."""
         request = urllib.request.Request(  # noqa: S310 - for_uri admits http(s) only
             self.base + endpoint,
             data=json.dumps(body).encode(),

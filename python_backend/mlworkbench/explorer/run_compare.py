@@ -186,7 +186,8 @@ def _from_tables(
     metric_keys: Sequence[str] | None,
 ) -> CompareData | None:
     """The comparison read straight from a SQLite or PostgreSQL store's tables
-    (store_tables.read_compared, pg_tables.read_compared), or None: another store, a schema or
+    (store_tables.read_compared, pg_tables.read_compared; a tracking server the workbench
+    started reads its own, compared_route.py), or None: another store, a schema or
     a value it does not read exactly, an unknown run (MLflow's path then raises its error), a
     database it may not reach (Restricted Mode), any error.
 
@@ -194,7 +195,8 @@ def _from_tables(
     objects for every tag and param) and an ORM read of 30,000 points, 0.3-0.5 s; the tables
     answer in under 0.1 s, without MLflow.
     """
-    from mlworkbench.explorer import pg_tables, store_tables
+    from mlworkbench.explorer import compared_route, pg_tables, store_tables
+    from mlworkbench.explorer.remote_page import is_remote
     from mlworkbench.launch.child.store_open import sqlite_path
     from mlworkbench.tracking.network_access import require_local
     from mlworkbench.tracking.tracking_uri import resolve_tracking_uri
@@ -210,6 +212,8 @@ def _from_tables(
         elif pg_tables.is_postgres(uri):
             require_local(uri, "the tracking store")  # Restricted Mode: the MLflow path refuses
             read = pg_tables.read_compared(uri, wanted, keys)
+        elif is_remote(uri):  # the workspace's own server reads its tables (compared_route.py)
+            read = compared_route.ask(uri, wanted, keys)
         else:
             return None
     except Exception:  # Unsupported, a database error, a value it does not read: MLflow's path

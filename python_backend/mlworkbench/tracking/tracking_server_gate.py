@@ -5,7 +5,8 @@ TCP port itself and forwards a request only when it carries `Authorization: Bear
 and a Host header naming exactly the address served (DNS rebinding). MLflow's own basic-auth
 app would need a user database and passwords in every client; a bearer token is what our
 clients already send through the request-auth plugin (`tracking_token`), so the gate reuses
-monitor_gate's proxy and only swaps its login check.
+monitor_gate's proxy and only swaps its login check. Past the same checks it answers one route
+itself, the explorer's comparison read from the store's tables (explorer/compared_route.py).
 
 The secret and the store's password arrive in the environment, never in argv, and the
 password goes on to MLflow as `PGPASSWORD` with the URI stripped of it.
@@ -27,7 +28,8 @@ SECRET_ENV = "MLWB_SERVER_SECRET"  # noqa: S105 (a variable name)
 STORE_ENV = "MLWB_SERVER_STORE"
 
 
-def _handler_class() -> type:
+def _handler_class(store: str, password: str | None) -> type:
+    from mlworkbench.explorer import compared_route
     from mlworkbench.monitor import monitor_gate
 
     class BearerHandler(monitor_gate._GateHandler):
@@ -48,7 +50,25 @@ def _handler_class() -> type:
             if monitor_gate._request_body_length(self) < 0 and not monitor_gate._chunked(self):
                 self._refuse(400, "bad Content-Length\n")
                 return
+            if self.path.split("?", 1)[0] == compared_route.ROUTE:
+                self._compared()
+                return
             self._forward(gate)
+
+        def _compared(self) -> None:
+            """The explorer's comparison from the store's tables (explorer/compared_route.py),
+            answered here: MLflow's routes build an ORM object per point (seconds)."""
+            length = monitor_gate._request_body_length(self)
+            if self.command != "POST":
+                self._refuse(405, "POST a comparison request\n")
+                return
+            if not 0 < length <= compared_route.MAX_BODY:
+                self._refuse(413, "the comparison request is empty or too large\n")
+                return
+            status, body = compared_route.answer(store, password, self.rfile.read(length))
+            self._send_own(
+                status, body, [("Content-Type", "application/json")], close=status != 200
+            )
 
     return BearerHandler
 
@@ -65,7 +85,7 @@ def serve(workspace: Path, host: str, port: int, artifacts: str) -> int:
     gate = monitor_gate.MonitorGate.__new__(monitor_gate.MonitorGate)
     gate.backend = backend
     gate.secret = secret
-    gate._server = monitor_gate._GateServer((host, port), _handler_class())
+    gate._server = monitor_gate._GateServer((host, port), _handler_class(store, password))
     gate._server.gate = gate
     gate.port = port
     gate.allowed_hosts = (f"{host}:{port}".lower(),)
