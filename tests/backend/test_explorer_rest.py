@@ -319,3 +319,37 @@ def test_the_comparison_route_keeps_the_gates_checks_and_refuses_bad_requests(
     assert compared_route.ask(uri, [ids[0], "0" * 32], None) is None
     with pytest.raises(RunNotFoundError):
         compare_runs(workspace, [ids[0], "0" * 32], tracking_uri=uri)
+
+
+def test_a_cold_process_pages_a_server_without_importing_mlflow(
+    server: tuple[Path, str, dict[str, str]], histories: tuple[Path, str, list[str]]
+) -> None:
+    """The point of rest_search.py: a cold language server's first page of a tracking server
+    must not wait for MLflow's import (2.5-3.6 s). Run in a fresh interpreter, with the token
+    scoped as the server holds it and the cache's own load held back."""
+    import os
+    import subprocess
+    import sys
+
+    from mlworkbench.tracking import tracking_token
+
+    _, uri, ids = histories
+    script = (
+        "import sys, threading\n"
+        "from mlworkbench.explorer.run_cache import RunCache\n"
+        f"cache = RunCache({uri!r}, first_page_while_loading=True,"
+        " load_gate=threading.Event().wait)\n"
+        "page = cache.query(limit=2)\n"
+        "experiments = cache.experiments()\n"
+        "print(page.loading, len(page.runs), page.total_known, len(experiments),"
+        " cache.rest_reads, 'mlflow' in sys.modules)\n"
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MLFLOW_")}
+    env[tracking_token.TOKEN_ENV] = server[2]["MLFLOW_TRACKING_TOKEN"]
+    env[tracking_token.TOKEN_URI_ENV] = uri
+    env[tracking_token.MLFLOW_AUTH_ENV] = tracking_token.AUTH_NAME
+    done = subprocess.run(
+        [sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["True", "2", "False", "2", "2", "False"], (len(ids), done.stdout)
