@@ -237,21 +237,34 @@ def read_compared(
         if compared is None:
             return None
         runs, keys = compared
-        points: dict[tuple[str, str], list[tuple[int, int, float, bool]]] = {}
-        if keys:
-            for run_id, key, step, stamp, value, is_nan in connection.execute(
-                "SELECT run_uuid, key, step, timestamp, value, is_nan FROM metrics "
-                "WHERE run_uuid = ANY(%s) AND key = ANY(%s)",
+        # One row per history, its columns as arrays in binary: 30,000 points row by row cost
+        # 0.1 s of psycopg's per-row work and a Python append each (0.2 s in all).
+        rows = (
+            connection.cursor(binary=True)
+            .execute(
+                "SELECT run_uuid, key, array_agg(step), array_agg(timestamp), array_agg(value), "
+                "array_agg(is_nan) FROM metrics WHERE run_uuid = ANY(%s) AND key = ANY(%s) "
+                "GROUP BY run_uuid, key",
                 [run_ids, keys],
-            ):
-                if type(step) is not int or type(stamp) is not int:
-                    raise Unsupported("a step or timestamp that is not an integer")
-                points.setdefault((run_id, key), []).append((step, stamp, _number(value), is_nan))
+            )
+            .fetchall()
+            if keys
+            else []
+        )
+    return runs, experiment_names(runs, experiments), dict(map(_history, rows))
+
+
+def _history(row: tuple[Any, ...]) -> tuple[tuple[str, str], list[Point]]:
+    """((run id, key), points) of one aggregated row, in MLflow's order (timestamp, step,
+    value) then the comparison's stable sort by step and timestamp: together step, timestamp,
+    value (a NaN row at its stored value)."""
+    run_id, key, steps, stamps, values, flags = row
+    if not all(type(n) is int for n in (*steps, *stamps)):
+        raise Unsupported("a step or timestamp that is not an integer")
+    if not all(type(v) is float for v in values) or not all(type(f) is bool for f in flags):
+        raise Unsupported("a metric value that is not a double")
     nan = float("nan")
-    # MLflow's order (timestamp, step, value), then the comparison's stable sort by step and
-    # timestamp: together step, timestamp, value (a NaN row at its stored value).
-    histories = {
-        pair: [(step, stamp, nan if flag else value) for step, stamp, value, flag in sorted(rows)]
-        for pair, rows in points.items()
-    }
-    return runs, experiment_names(runs, experiments), histories
+    ordered = sorted(zip(steps, stamps, values, flags, strict=True))
+    return (run_id, key), [
+        (step, stamp, nan if flag else value) for step, stamp, value, flag in ordered
+    ]
