@@ -234,3 +234,30 @@ def test_restricted_mode_reaches_no_server_and_a_bad_answer_is_refused(
             ["0"], "", deleted=False, max_results=1, order_by=None
         )
     assert len(mine.seen) == 1
+
+
+def test_an_answer_a_header_plugin_would_have_changed_is_dropped(
+    servers: tuple[Recorder, Recorder], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The plugin lookup runs while the request is out (0.1 s of a cold page): with a plugin
+    installed, the answer is not used, and MLflow's client asks instead."""
+    import importlib.metadata
+
+    from mlworkbench.explorer import rest_search
+
+    mine, _ = servers
+    mine.answers["/api/2.0/mlflow/runs/search"] = (200, {"runs": RUNS}, {})
+    installed = {"mlflow.request_header_provider": ["tenant = plugin:TenantHeader"]}
+    monkeypatch.setattr(importlib.metadata, "entry_points", lambda group: installed.get(group, []))
+    monkeypatch.setattr(rest_search, "_plugins", rest_search._PluginCheck())
+    with pytest.raises(Unsupported, match="plugin"):
+        RestReader.for_uri(mine.uri).search_runs(
+            ["0"], "", deleted=False, max_results=1, order_by=None
+        )
+    assert len(mine.seen) == 1
+    installed.clear()
+    monkeypatch.setattr(rest_search, "_plugins", rest_search._PluginCheck())
+    found = RestReader.for_uri(mine.uri).search_runs(
+        ["0"], "", deleted=False, max_results=1, order_by=None
+    )
+    assert [run.run_id for run in found] == ["a1", "b2", "c3"]

@@ -10,7 +10,8 @@ there: "" for text, 0 for a start time, RUNNING for a status, no end time for 0.
 It is used only where MLflow's client would send that request with nothing more
 (`RestReader.for_uri` raises `Unsupported` otherwise, and the caller asks MLflow): no user
 name or password (variables or ~/.mlflow/credentials), no TLS or AWS settings, no MLflow
-workspace, no request-header plugin, and a token only as the workbench's scoped one. That token
+workspace, no request-header plugin (looked up while the first request is out, and its answer
+dropped if there is one), and a token only as the workbench's scoped one. That token
 goes to its own server's origin and nowhere else (tracking_token.py); redirects are refused,
 since one could lead the request, and the token, elsewhere; Restricted Mode's network policy is
 checked before anything connects.
@@ -21,6 +22,7 @@ from __future__ import annotations
 import functools
 import json
 import os
+import threading
 import urllib.error
 import urllib.request
 from dataclasses import dataclass
@@ -57,11 +59,45 @@ def _opener() -> urllib.request.OpenerDirector:
     return urllib.request.build_opener(_NoRedirects)
 
 
-@functools.cache
-def _header_plugins() -> bool:
-    from importlib.metadata import entry_points
+class _PluginCheck:
+    """Whether a request-header plugin is installed, looked up once per process on a thread.
 
-    return bool(entry_points(group=_HEADER_PLUGINS))
+    Why a thread: scanning every installed distribution's entry points takes ~0.1 s, a tenth
+    of a cold page's budget; a request sent meanwhile leaks nothing (a plugin only adds
+    headers), so the scan overlaps the first request's wait for the server, and the answer is
+    used only once the scan says no plugin would have changed it.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._done = threading.Event()
+        self._started = False
+        self._found = False
+
+    def start(self) -> None:
+        with self._lock:
+            if self._started:
+                return
+            self._started = True
+        threading.Thread(target=self._scan, name="header-plugin-check", daemon=True).start()
+
+    def _scan(self) -> None:
+        try:
+            from importlib.metadata import entry_points
+
+            self._found = bool(entry_points(group=_HEADER_PLUGINS))
+        except Exception:  # metadata it cannot read: assume a plugin, and let MLflow ask
+            self._found = True
+        finally:
+            self._done.set()
+
+    def found(self) -> bool:
+        self.start()
+        self._done.wait()
+        return self._found
+
+
+_plugins = _PluginCheck()
 
 
 @dataclass(frozen=True)
@@ -87,8 +123,9 @@ class RestReader:
             tracking_token.AUTH_NAME
         ):
             raise Unsupported("another request-auth plugin is configured")
-        if Path("~/.mlflow/credentials").expanduser().exists() or _header_plugins():
-            raise Unsupported("MLflow's client adds credentials or headers of its own")
+        if Path("~/.mlflow/credentials").expanduser().exists():
+            raise Unsupported("MLflow's client adds credentials of its own")
+        _plugins.start()  # its answer is awaited in `post`, after the server's
         require_local(tracking_uri, "the tracking store")
         try:
             timeout_s = float(env.get("MLFLOW_HTTP_REQUEST_TIMEOUT") or _DEFAULT_TIMEOUT_S)
@@ -156,6 +193,8 @@ class RestReader:
         except urllib.error.HTTPError as error:
             error.close()
             raise Unsupported(f"the server answered {error.code} to {endpoint}") from None
+        if _plugins.found():
+            raise Unsupported("a request-header plugin would have changed MLflow's request")
         if not isinstance(answer, dict):
             raise Unsupported(f"{endpoint} answered {type(answer).__name__}, not an object")
         return answer
