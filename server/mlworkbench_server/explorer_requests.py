@@ -12,7 +12,7 @@ import contextvars
 import gc
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import asdict
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -43,7 +43,10 @@ LENS_RUNS = 200  # as many newest runs as LIST_RUNS reads for the `N runs` lense
 class RunCaches:
     """The caches of this server, by resolved tracking URI."""
 
-    def __init__(self) -> None:
+    def __init__(self, on_loaded: Callable[[RunCache], object] | None = None) -> None:
+        # After each whole read of a cache is in place, on the load's thread: the server feeds
+        # the `N runs` lenses from it (a first page answered from the tables did not).
+        self._on_loaded = on_loaded
         self._caches: dict[str, RunCache] = {}
         self._opening: set[tuple[Path, str | None]] = set()  # start_loading's threads at work
         self._open_locks: dict[str, threading.Lock] = {}
@@ -71,6 +74,13 @@ class RunCaches:
             if cache is not None and (db is None or db.exists()):
                 return cache
             self._caches.pop(uri, None)
+        made: RunCache | None = None
+
+        def loaded() -> None:
+            settle_heap()
+            if self._on_loaded is not None and made is not None:
+                self._on_loaded(made)
+
         if db is not None:
             if not db.exists() or (db.is_file() and db.stat().st_size == 0):
                 return None  # what checked_tracking_uri answers: no store yet
@@ -82,7 +92,7 @@ class RunCaches:
                 uri,
                 first_page_while_loading=True,
                 opener=opener,
-                on_loaded=settle_heap,
+                on_loaded=loaded,
                 load_gate=self._wait_for_quiet,
             )
         else:
@@ -95,7 +105,7 @@ class RunCaches:
                 made = RunCache(
                     uri,
                     first_page_while_loading=True,
-                    on_loaded=settle_heap,
+                    on_loaded=loaded,
                     load_gate=self._wait_for_quiet,
                 )
         with self._lock:
@@ -256,8 +266,22 @@ def _update_lenses(ls: WorkbenchServer, cache: RunCache) -> None:
         ls.refresh_code_lenses()
 
 
+def _lenses_after_load(server: WorkbenchServer) -> Callable[[RunCache], object]:
+    """What a loaded cache does for the lenses: `_update_lenses` on a thread of its own (the
+    load's thread holds the cache's lock), in the load's context."""
+
+    def update(cache: RunCache) -> None:
+        context = contextvars.copy_context()
+        arguments = (_update_lenses, server, cache)
+        thread = threading.Thread(target=context.run, args=arguments, name="lens-update")
+        thread.daemon = True
+        thread.start()
+
+    return update
+
+
 def register(server: WorkbenchServer) -> None:
-    caches = RunCaches()
+    caches = RunCaches(on_loaded=_lenses_after_load(server))
     server.on_runs_changed(caches.mark_stale)
 
     def warm_run_cache(ls: WorkbenchServer, folders: list[Path]) -> None:

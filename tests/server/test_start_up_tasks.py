@@ -14,6 +14,8 @@ import pytest_lsp
 from lsprotocol import types
 from pytest_lsp import ClientServerConfig, LanguageClient
 
+from mlworkbench_server.protocol import REQUESTS
+
 from .lsp_helpers import lenses, open_document, titles
 
 SCRIPT = """\
@@ -105,3 +107,26 @@ async def test_a_workspace_without_a_store_gets_no_warm_up_and_no_store(
     assert not any("runs ·" in title or "run ·" in title for title in found), found
     assert not (tmp_path / "mlflow.db").exists()
     assert not (tmp_path / "mlruns").exists()
+
+
+async def test_a_store_made_later_feeds_the_lenses_once_its_cache_has_loaded(
+    uninitialized: LanguageClient, tmp_path: Path
+) -> None:
+    """The first run of a new workspace makes its store after start-up. The Runs view's next
+    page is answered from the tables while the cache loads (marked `loading`); the lenses must
+    then follow the loaded cache by themselves, without another request (a run's `1 run`
+    lens stayed missing in the editor)."""
+    script = tmp_path / "train.py"
+    script.write_text(SCRIPT)
+    refreshed = await _start(uninitialized, tmp_path)
+    found = titles(await lenses(uninitialized, open_document(uninitialized, script)))
+    assert not any("runs ·" in title for title in found), found
+
+    _runs_of(script, 2)
+    answer = await uninitialized.protocol.send_request_async(
+        REQUESTS["QUERY_RUNS"], {"workspaceUri": tmp_path.as_uri(), "limit": 10}
+    )
+    assert answer.page.loading and answer.page.total == 2  # from the tables, the cache loads
+    await asyncio.wait_for(refreshed.wait(), 60)
+    found = titles(await lenses(uninitialized, open_document(uninitialized, script)))
+    assert "2 runs · last: accuracy 0.91" in found, found
