@@ -12,7 +12,7 @@ each figure and MLflow's figure measured in the same run:
   (b) the 2nd page by `metrics.m1 DESC`, and `metrics.m0 < 0.5` by it (<= 0.1 s; same ids),
       asked again (memoised) and a new sort and filter asked the first time;
   (c) compareRuns of 10 runs x 3 metrics x 1,000 steps vs get_run + get_metric_history per
-      run and metric (<= 0.5 s; same point count);
+      run and metric (<= 0.5 s, the server's first comparison too; same point count);
 and the server's RSS (/proc) once its cache holds the store, and at the end.
 `--backend postgresql`: the same runs copied into a throw-away PostgreSQL cluster
 (tests/backend/postgres_cluster.py, Debian's binaries) behind the workspace's tracking server
@@ -350,12 +350,17 @@ def measure(workspace: Path, uri: str, env: dict[str, str], args: argparse.Names
                  "<= 0.1 s", ours_n <= 0.1 and same_n, load()))  # fmt: skip
 
     request = {"workspaceUri": workspace.as_uri(), "runIds": compare_ids}
-    ours_c, data = timed(lambda: server.request("mlworkbench/compareRuns", request), peer_repeat)
+    first_c, _ = timed(lambda: server.request("mlworkbench/compareRuns", request), 1)
+    # Ours is cheap: sampled like the pages, the first answer (the first after the view's
+    # queries, which start the cache's background checks) reported apart, and held to the goal.
+    ours_c, data = timed(lambda: server.request("mlworkbench/compareRuns", request), args.repeat)
     peer_c, peer_points = timed(lambda: peer_compare(client, compare_ids), peer_repeat)
     points = sum(s["total_points"] for s in data["series"])
     assert points == peer_points, (points, peer_points)
     rows.append((f"(c) compareRuns, {len(compare_ids)} runs, {points} points (s)", ours_c,
                  peer_c, "<= 0.5 s", ours_c <= 0.5, load()))  # fmt: skip
+    rows.append(("  the first comparison of the server", first_c, None, "<= 0.5 s",
+                 first_c <= 0.5, load()))  # fmt: skip
     rss_end = server.rss_kib()
     server.close()
     os.environ.pop("MLFLOW_TRACKING_TOKEN", None)

@@ -15,6 +15,9 @@ every request in the protocol and checks the class it was registered with. The c
 Once trust allows it, the path structures the raw params into the request's envelope (its row
 in `protocol.REQUEST_TYPES`), so a handler reads `params["runId"]` from a checked TypedDict and
 a field of the wrong type is InvalidParams naming the field, before the handler runs.
+
+A handler's answer is a plain dict of JSON values (its `to_dict()`); the path hands it to pygls
+as a `PlainResult`, which the server's converter (`response_converter`) passes through as it is.
 """
 
 from __future__ import annotations
@@ -116,9 +119,12 @@ def request(
             with trust_policy(ls, trust, refused):
                 params = cast(P, structure_params(raw, envelope, method))
                 try:
-                    return handler(ls, params)
+                    result = handler(ls, params)
                 except MlWorkbenchError as error:
                     raise to_lsp_error(error) from error
+                if type(result) is dict:
+                    return cast(R, PlainResult(cast(dict[str, Any], result)))
+                return result
 
         server.request_trust[method] = trust
         registered = server.thread(imports_mlflow)(checked) if thread else checked
@@ -126,6 +132,29 @@ def request(
         return handler
 
     return decorator
+
+
+class PlainResult(dict[str, Any]):
+    """A handler's answer that is JSON already: `json.dumps` writes it as it is.
+
+    Why: pygls unstructures a response through cattrs before `json.dumps`, and cattrs walks a
+    plain dict value by value: 40 ms for a comparison's 30,000 points, as long as writing the
+    JSON itself. Anything in it that is not JSON still reaches pygls's `default` (attrs classes
+    through the converter), as before.
+    """
+
+
+def response_converter() -> Converter:
+    """pygls's converter, which passes a `PlainResult` through unwalked."""
+    from pygls.protocol import default_converter
+
+    converter: Converter = default_converter()  # type: ignore[no-untyped-call]
+    converter.register_unstructure_hook(PlainResult, _as_it_is)
+    return converter
+
+
+def _as_it_is(result: PlainResult) -> PlainResult:
+    return result
 
 
 class _WorkspaceParams(TypedDict):

@@ -29,6 +29,7 @@ from mlworkbench_server import (
 )
 from mlworkbench_server.analysis_cache import AnalysisCache
 from mlworkbench_server.errors import quiet_expected_errors
+from mlworkbench_server.request_path import response_converter
 from mlworkbench_server.script_runs import ScriptRunIndex
 
 if TYPE_CHECKING:
@@ -41,7 +42,7 @@ class WorkbenchServer(LanguageServer):
     """pygls server holding what features share: analyses, runs, and the client's settings."""
 
     def __init__(self) -> None:
-        super().__init__("mlworkbench-server", __version__)
+        super().__init__("mlworkbench-server", __version__, converter_factory=response_converter)
         self.analyses = AnalysisCache()
         self.runs = run_sessions.RunSessions(self)
         self.script_runs = ScriptRunIndex()

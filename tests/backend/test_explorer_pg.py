@@ -171,3 +171,18 @@ def test_a_comparison_from_the_tables_is_mlflows(
     # (a run's latest metrics are a dict: which key comes first is no part of the answer)
     assert ours.to_dict() == theirs.to_dict()
     assert repr(ours.series) == repr(theirs.series)
+
+
+def test_a_history_column_of_another_type_is_left_to_mlflow(
+    varied: VariedStore, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """Histories are read without a check per point: the columns' types are checked once,
+    and a store whose values are not doubles (here: the check expects real) is MLflow's."""
+    from mlworkbench.explorer import pg_tables, run_compare
+
+    ids = varied.run_ids[:3]
+    assert pg_tables.read_compared(varied.uri, ids, None) is not None
+    monkeypatch.setattr(pg_tables, "_HISTORY_ARRAYS", ("int8", "int8", "float4", "bool"))
+    with pytest.raises(pg_tables.Unsupported, match="metric history column"):
+        pg_tables.read_compared(varied.uri, ids, None)
+    assert run_compare._from_tables(tmp_path, varied.uri, ids, 2000, None) is None

@@ -69,3 +69,28 @@ def test_the_hold_waits_for_the_views_answers_then_a_quiet_moment(
     held.join(10)
     waited = time.monotonic() - began
     assert explorer_requests.QUIET_S + 0.5 <= waited < explorer_requests.HOLD_S + 1.0
+
+
+def test_the_heap_is_settled_after_the_load_and_again_after_the_check_against_mlflow(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The check of the first table read imports MLflow with the collector paused; what that
+    left is frozen too, or its first collection landed inside the next request (0.17 s)."""
+    from mlflow.tracking import MlflowClient
+
+    from mlworkbench.explorer.run_cache import RunCache
+    from mlworkbench_server import explorer_requests
+
+    client = MlflowClient(f"sqlite:///{tmp_path / 'mlflow.db'}")
+    client.set_terminated(client.create_run(client.create_experiment("e")).info.run_id)
+    settled: list[int] = []
+    made: list[RunCache] = []
+    monkeypatch.setattr(
+        explorer_requests, "settle_heap", lambda: settled.append(made[0].table_checks)
+    )
+    cache = explorer_requests.RunCaches().for_workspace(tmp_path, None)
+    assert cache is not None
+    made.append(cache)
+    assert cache.query(limit=5).total == 1  # from the tables while the cache loads
+    assert cache.wait_loaded(60) and cache.wait_checked(60) is True
+    assert settled == [0, 1]  # after the load, then once the check is done

@@ -335,3 +335,26 @@ async def test_start_up_reconciles_stale_runs_only_when_trusted(
 
     status = MlflowClient(f"sqlite:///{tmp_path / 'mlflow.db'}").get_run(run_id).info.status
     assert status == ("FAILED" if trusted else "RUNNING")
+
+
+def test_a_plain_answer_is_written_unwalked_and_what_is_not_json_still_converts() -> None:
+    """A handler's dict goes to `json.dumps` as it is (cattrs walked 30,000 points one by one);
+    an attrs value inside it is still written through pygls's converter, in LSP's field names."""
+    from pygls.protocol.json_rpc import JsonRPCResponseMessage
+
+    from mlworkbench_server.request_path import PlainResult
+
+    server = create_server()
+    points = [0.5 * i for i in range(1_000)]
+    answer = PlainResult(
+        series=[{"values": points}],
+        where=types.Location(
+            uri="file:///w/train.py",
+            range=types.Range(types.Position(1, 0), types.Position(1, 4)),
+        ),
+    )
+    message = JsonRPCResponseMessage(id=7, jsonrpc="2.0", result=answer)
+    assert server.protocol._converter.unstructure(message)["result"] is answer
+    written = json.loads(json.dumps(message, default=server.protocol._serialize_message))
+    assert written["result"]["series"][0]["values"] == points
+    assert written["result"]["where"]["range"]["end"] == {"line": 1, "character": 4}

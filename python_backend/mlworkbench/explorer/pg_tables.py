@@ -238,31 +238,43 @@ def read_compared(
             return None
         runs, keys = compared
         # One row per history, its columns as arrays in binary: 30,000 points row by row cost
-        # 0.1 s of psycopg's per-row work and a Python append each (0.2 s in all).
-        rows = (
-            connection.cursor(binary=True)
-            .execute(
-                "SELECT run_uuid, key, array_agg(step), array_agg(timestamp), array_agg(value), "
-                "array_agg(is_nan) FROM metrics WHERE run_uuid = ANY(%s) AND key = ANY(%s) "
-                "GROUP BY run_uuid, key",
-                [run_ids, keys],
-            )
-            .fetchall()
-            if keys
-            else []
-        )
-    return runs, experiment_names(runs, experiments), dict(map(_history, rows))
+        # 0.1 s of psycopg's per-row work and a Python append each (0.2 s in all). Sorted here,
+        # not by the aggregates (four sorts per history there: 0.03 s more).
+        histories = {}
+        if keys:
+            cursor = connection.cursor(binary=True).execute(_HISTORIES, [run_ids, keys])
+            _check_history_types(cursor.description)
+            histories = dict(map(_history, cursor.fetchall()))
+    return runs, experiment_names(runs, experiments), histories
+
+
+_HISTORIES = (
+    "SELECT run_uuid, key, array_agg(step), array_agg(timestamp), array_agg(value), "
+    "array_agg(is_nan) FROM metrics WHERE run_uuid = ANY(%s) AND key = ANY(%s) "
+    "GROUP BY run_uuid, key"
+)
+# The arrays' element types (pg_type names): what a binary cursor reads as int, float, bool.
+_HISTORY_ARRAYS = ("int8", "int8", "float8", "bool")
+
+
+def _check_history_types(description: Any) -> None:
+    """Unsupported unless the aggregated columns are the types MLflow's schema gives them:
+    then every element is read as a Python int, float or bool, and none is checked alone."""
+    from psycopg.postgres import types as known
+
+    for column, name in zip(description[2:], _HISTORY_ARRAYS, strict=True):
+        info = known.get(name)
+        if info is None or column.type_code != info.array_oid:
+            raise Unsupported(f"a metric history column of type {column.type_code}")
 
 
 def _history(row: tuple[Any, ...]) -> tuple[tuple[str, str], list[Point]]:
     """((run id, key), points) of one aggregated row, in MLflow's order (timestamp, step,
     value) then the comparison's stable sort by step and timestamp: together step, timestamp,
-    value (a NaN row at its stored value)."""
+    value (a NaN row at its stored value: MLflow stores 0)."""
     run_id, key, steps, stamps, values, flags = row
-    if not all(type(n) is int for n in (*steps, *stamps)):
-        raise Unsupported("a step or timestamp that is not an integer")
-    if not all(type(v) is float for v in values) or not all(type(f) is bool for f in flags):
-        raise Unsupported("a metric value that is not a double")
+    if None in steps or None in stamps or None in values or None in flags:
+        raise Unsupported("a metric history with a missing step, timestamp or value")
     nan = float("nan")
     ordered = sorted(zip(steps, stamps, values, flags, strict=True))
     return (run_id, key), [

@@ -119,6 +119,7 @@ class RunCache:
         first_page_while_loading: bool = False,
         opener: Callable[[], object] | None = None,
         on_loaded: Callable[[], object] | None = None,
+        on_checked: Callable[[], object] | None = None,
         load_gate: Callable[[], object] | None = None,
     ):
         from mlworkbench.launch.child.store_open import sqlite_path
@@ -143,6 +144,10 @@ class RunCache:
         # passes them, so a SQLite store is read from its tables before MLflow is imported).
         self._opener = opener
         self._on_loaded = on_loaded  # after each whole read is in place (the server's GC freeze)
+        # After the check of a table read against MLflow, on its thread: the check imports
+        # MLflow with the collector paused, and the server freezes what that left (a first
+        # collection walked it all, 0.17 s, inside whichever request came next).
+        self._on_checked = on_checked
         # Called by the load's thread before it reads (the server holds the load back until the
         # view's first quick answers are out: the load keeps the GIL, and a server, busy).
         self._load_gate = load_gate
@@ -757,6 +762,8 @@ class RunCache:
         self.table_checks += 1
         if not ok:
             self.mark_stale(None)  # the next query reads everything again, through MLflow
+        if self._on_checked is not None:
+            self._on_checked()
 
     def wait_checked(self, timeout: float | None = None) -> bool | None:
         """Wait for the check of the first table read; whether the tables matched MLflow."""
