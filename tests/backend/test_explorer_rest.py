@@ -353,3 +353,30 @@ def test_a_cold_process_pages_a_server_without_importing_mlflow(
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.split() == ["True", "2", "False", "2", "2", "False"], (len(ids), done.stdout)
+
+
+@pytest.mark.parametrize(
+    ("store", "with_psycopg"),
+    [("postgresql+psycopg://mlwb@127.0.0.1:5432/mlflow", True), ("sqlite:///m/mlflow.db", False)],
+)
+def test_the_gate_imports_its_table_readers_before_the_first_comparison(
+    store: str, with_psycopg: bool
+) -> None:
+    """`prepare` runs while MLflow starts behind the gate: the first comparison then finds the
+    table readers (and psycopg, for PostgreSQL) imported. Fresh interpreter; nothing connects."""
+    import subprocess
+    import sys
+
+    script = (
+        "import sys\n"
+        "from mlworkbench.explorer import compared_route\n"
+        "before = 'mlworkbench.explorer.pg_tables' in sys.modules\n"
+        f"compared_route.prepare({store!r})\n"
+        "print(before, 'mlworkbench.explorer.pg_tables' in sys.modules,"
+        " 'mlworkbench.explorer.store_tables' in sys.modules, 'psycopg' in sys.modules)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["False", "True", "True", str(with_psycopg)]

@@ -107,6 +107,9 @@ def serve(workspace: Path, host: str, port: int, artifacts: str) -> int:
     # In the gate's own process group (start_server made it a session): a signal to the group,
     # or a crash that kills it, takes MLflow and its workers along; no orphan keeps the store.
     process = subprocess.Popen(argv, cwd=workspace, env=env)
+    from mlworkbench.explorer import compared_route
+
+    compared_route.prepare(store)  # while MLflow starts (seconds): the first comparison is quick
     stopping = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stopping.set())
     try:
