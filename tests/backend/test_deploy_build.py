@@ -403,11 +403,25 @@ def test_socket_nobody_listens_on_is_a_typed_error() -> None:
         shutil.rmtree(folder)
 
 
+def _closed_to_others(path: Path) -> Path | None:
+    """The first folder on the way to `path` that other users may not enter, if any."""
+    for folder in [*reversed(path.resolve().parents), path.resolve()]:
+        if not folder.stat().st_mode & stat.S_IXOTH:
+            return folder
+    return None
+
+
 def test_permission_denied_on_the_socket_is_a_typed_error() -> None:
     """A real second user (nobody) against a root-only socket, as on a machine where the user
     is not in the docker group."""
     if os.geteuid() != 0 or shutil.which("setpriv") is None:
         pytest.fail("this test needs root and setpriv to act as another user (CI runs as root)")
+    closed = _closed_to_others(Path(sys.prefix))
+    if closed is not None:
+        pytest.fail(
+            f"the other user cannot reach this checkout's interpreter: {closed} is closed to "
+            "other users (`mktemp -d` makes 0700 folders); clone under a folder they can enter"
+        )
     folder = Path(tempfile.mkdtemp())
     os.chmod(folder, 0o755)
     server = socket.socket(socket.AF_UNIX)
