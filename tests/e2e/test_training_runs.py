@@ -368,8 +368,15 @@ class TestTrackedRuns:
             show_all.first.wait_for(state="visible", timeout=15_000)
             wb.shot("runs filtered")
             assert wb.tree_labels(RUNS_VIEW)[-1] == f"{stored.info.run_name}, finished"
-            # The view says what it is filtered to (runsTree.ts sets the view's description).
+            # The view says what it is filtered to (runsTree.ts sets the view's message, after
+            # the context keys that show the button above: wait for it, don't read it at once).
             sidebar = wb.page.locator("#workbench\\.parts\\.sidebar")
+            with contextlib.suppress(TimeoutError):
+                wait_for(
+                    lambda: "train_iris.py only" in sidebar.inner_text(),
+                    10,
+                    message="the filtered Runs view's message",
+                )
             if "train_iris.py only" not in sidebar.inner_text():
                 problems.append(
                     "the filtered Runs view does not show 'train_iris.py only'; the sidebar "
