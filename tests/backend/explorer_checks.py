@@ -58,3 +58,34 @@ def check_first_pages(
                 assert (total, scripts) == (expected.total, expected.scripts)
                 checked += len(runs)
     return checked
+
+
+def served_first_page(
+    store_uri: str, password: str | None = None
+) -> Callable[..., tuple[list[Any], int, list[str]]]:
+    """A `check_first_pages` reader: the page a workspace server's route answers for the store
+    (first_page_route.answer_page), read back as its client reads it (`ask_page`). Only the HTTP
+    hop is left out; test_explorer_rest.py asks a real server."""
+    import json
+
+    from mlworkbench.explorer import first_page_route
+    from mlworkbench.explorer.remote_page import PageAsk
+
+    class Route:
+        def post(self, endpoint: str, body: dict[str, object]) -> dict[str, Any]:
+            assert endpoint == first_page_route.PAGE_ROUTE
+            status, answer = first_page_route.answer_page(
+                store_uri, password, json.dumps(body).encode()
+            )
+            assert status == 200, answer
+            return json.loads(answer)  # type: ignore[no-any-return]
+
+    def read(
+        *, experiment_id: str | None, offset: int, limit: int, deleted: bool
+    ) -> tuple[list[Any], int, list[str]]:
+        ask = PageAsk(None, None, experiment_id, offset, limit, deleted)
+        page = first_page_route.ask_page(Route(), ask)  # type: ignore[arg-type]
+        assert page.loading and page.total_known
+        return page.runs, page.total, page.scripts
+
+    return read

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from explorer_checks import check_first_pages
+from explorer_checks import check_first_pages, served_first_page
 from postgres_cluster import throwaway_postgres
 from run_cache_store import VariedStore, build_varied_store
 
@@ -108,6 +108,38 @@ def test_first_pages_and_experiments_are_the_caches(
     assert (
         first_page_from_tables(varied.uri, experiment_id=varied.deleted_experiment, **args) is None
     )
+
+
+def test_a_workspace_servers_first_page_route_reads_the_store_with_its_password_apart(
+    varied: VariedStore, through_mlflow: Any
+) -> None:
+    """The gate in front of a tracking server holds the store's password apart from the URI
+    (tracking_server_gate.py) and answers a cold view's first page and experiments from the
+    tables with it (first_page_route.py); a wrong password leaves them to MLflow's routes."""
+    import json
+
+    from mlworkbench.explorer import first_page_route
+    from mlworkbench.explorer.run_cache import ExperimentInfo
+    from mlworkbench.tracking.tracking_server_store import split_password
+
+    store, password = split_password(varied.uri)
+    assert password and password not in store
+    checked = check_first_pages(
+        served_first_page(store, password), through_mlflow, [None, *varied.active]
+    )
+    assert checked > 60
+    status, body = first_page_route.answer_experiments(store, password, b"{}")
+    assert status == 200
+    rows = json.loads(body)["experiments"]
+    assert sorted((ExperimentInfo(*row) for row in rows), key=repr) == sorted(
+        through_mlflow.experiments(), key=repr
+    )
+    asked = json.dumps({"experiment_id": None, "offset": 0, "limit": 5}).encode()
+    for status, body in (
+        first_page_route.answer_page(store, "wrong", asked),
+        first_page_route.answer_experiments(store, "wrong", b"{}"),
+    ):
+        assert status == 409 and b"password" in body and b"wrong" not in body
 
 
 def test_the_cache_reads_the_tables_once_checked(varied: VariedStore, through_mlflow: Any) -> None:

@@ -167,7 +167,9 @@ def test_pages_answer_from_one_search_while_the_cache_reads_the_server(
 ) -> None:
     """A cache on a tracking server answers each query from MLflow's search while it reads the
     server whole (minutes at 100,000 runs): the runs and order the loaded cache answers, with
-    `total` a lower bound (`total_known` False) while the server has more."""
+    `total` a lower bound (`total_known` False) while the server has more. Where the cache asks
+    without MLflow, the workspace server answers the default pages and the experiments from its
+    tables (first_page_route.py), with exact totals and run counts."""
     import threading
 
     from mlworkbench.explorer.run_cache import RunCache
@@ -183,26 +185,35 @@ def test_pages_answer_from_one_search_while_the_cache_reads_the_server(
         {"filter": "metrics.k0 > 0.5 or attributes.run_name = 'no metrics'"},
         {"deleted": True},
     ]
+    served = 0  # queries the server answers from its tables
     try:
         for query in queries:
+            from_tables = searched_with == "rest" and set(query) <= {"deleted"}
             for offset, limit in ((0, 2), (1, 2), (0, 50)):
                 quick = cache.query(offset=offset, limit=limit, **query)
                 exact = loaded.query(offset=offset, limit=limit, **query)
                 assert quick.loading and not cache.loaded, query
                 assert quick.runs == exact.runs and quick.next_offset == exact.next_offset, query
-                assert quick.total_known is (exact.next_offset is None), query
+                assert quick.total_known is (from_tables or exact.next_offset is None), query
                 if quick.total_known:
                     assert (quick.total, quick.scripts) == (exact.total, exact.scripts), query
                 else:
                     assert quick.total == offset + limit < exact.total, query
+                served += from_tables
         experiments = cache.experiments()
+        counted = searched_with == "rest"
         assert [(e.name, e.run_count_known) for e in experiments] == [
-            ("Default", False),
-            ("h", False),
+            ("Default", counted),
+            ("h", counted),
         ]
+        if counted:
+            assert [e.run_count for e in experiments] == [0, len(ids)]
         assert cache.quick_pages == len(queries) * 3
-        # Each page and the experiments: read without MLflow where its client adds nothing.
-        assert cache.rest_reads == (len(queries) * 3 + 1 if searched_with == "rest" else 0)
+        # Without MLflow where its client adds nothing: the default pages and the experiments
+        # from the server's tables, every other page from one search over REST.
+        assert served == (6 if searched_with == "rest" else 0)
+        assert cache.served_reads == (served + 1 if searched_with == "rest" else 0)
+        assert cache.rest_reads == (len(queries) * 3 - served if searched_with == "rest" else 0)
     finally:
         release.set()
     assert cache.wait_loaded(60)
@@ -321,6 +332,116 @@ def test_the_comparison_route_keeps_the_gates_checks_and_refuses_bad_requests(
         compare_runs(workspace, [ids[0], "0" * 32], tracking_uri=uri)
 
 
+def test_the_workspace_server_answers_a_cold_views_first_pages_from_its_tables(
+    server: tuple[Path, str, dict[str, str]],
+    histories: tuple[Path, str, list[str]],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A cold view's default pages, in every scope, window and stage, come over HTTP from the
+    server's tables (first_page_route.py) without a search through MLflow's routes, and are
+    the pages the loaded cache answers, with their exact totals."""
+    import threading
+
+    from explorer_checks import check_first_pages
+
+    from mlworkbench.explorer.rest_search import RestReader
+    from mlworkbench.explorer.run_cache import RunCache
+
+    _, uri, ids = histories
+    loaded = RunCache(uri)  # MLflow's own search (the token in MLflow's variable)
+    monkeypatch.setenv("MLFLOW_TRACKING_TOKEN", server[2]["MLFLOW_TRACKING_TOKEN"])
+    experiments = [e.experiment_id for e in loaded.experiments()]
+    _scoped(monkeypatch, uri, server[2]["MLFLOW_TRACKING_TOKEN"])
+    monkeypatch.setattr(RestReader, "search_runs", lambda *a, **k: pytest.fail("searched"))
+    release = threading.Event()
+    cold = RunCache(uri, first_page_while_loading=True, load_gate=release.wait)
+
+    def read(**asked: Any) -> tuple[list[Any], int, list[str]]:
+        page = cold.query(**asked)
+        assert page.loading and page.total_known and not cold.loaded
+        return page.runs, page.total, page.scripts
+
+    try:
+        assert check_first_pages(read, loaded, [None, *experiments]) >= 2 * len(ids)
+        assert cold.experiments() == loaded.experiments()
+        assert cold.served_reads == cold.quick_pages + 1 and cold.rest_reads == 0
+    finally:
+        release.set()
+
+
+def test_a_server_without_the_routes_is_paged_through_mlflows_search(
+    server: tuple[Path, str, dict[str, str]],
+    histories: tuple[Path, str, list[str]],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Any other MLflow server answers the routes 404 (here: routes the gate does not have,
+    forwarded to MLflow): the page is MLflow's search over REST, as before the routes."""
+    import threading
+
+    from mlworkbench.explorer import first_page_route
+    from mlworkbench.explorer.run_cache import RunCache
+
+    _, uri, ids = histories
+    _scoped(monkeypatch, uri, server[2]["MLFLOW_TRACKING_TOKEN"])
+    monkeypatch.setattr(first_page_route, "PAGE_ROUTE", "/mlworkbench/v1/absent-page")
+    monkeypatch.setattr(first_page_route, "EXPERIMENTS_ROUTE", "/mlworkbench/v1/absent-list")
+    release = threading.Event()
+    cold = RunCache(uri, first_page_while_loading=True, load_gate=release.wait)
+    try:
+        page = cold.query(limit=2)
+        assert page.loading and not page.total_known and len(page.runs) == 2
+        assert [(e.name, e.run_count_known) for e in cold.experiments()] == [
+            ("Default", False),
+            ("h", False),
+        ]
+        assert (cold.served_reads, cold.rest_reads, cold.quick_pages) == (0, 2, 1)
+    finally:
+        release.set()
+    assert cold.wait_loaded(60) and cold.query(limit=50).total >= len(ids)
+
+
+@pytest.mark.parametrize("route", ["page", "experiments"])
+def test_the_page_routes_keep_the_gates_checks_and_refuse_bad_requests(
+    server: tuple[Path, str, dict[str, str]], histories: tuple[Path, str, list[str]], route: str
+) -> None:
+    import json
+    import urllib.error
+    import urllib.parse
+    import urllib.request
+
+    from mlworkbench.explorer import first_page_route
+
+    _, uri, _ = histories
+    token = server[2]["MLFLOW_TRACKING_TOKEN"]
+    path, good = {
+        "page": (first_page_route.PAGE_ROUTE, {"experiment_id": None, "offset": 0, "limit": 5}),
+        "experiments": (first_page_route.EXPERIMENTS_ROUTE, {}),
+    }[route]
+
+    def status(
+        body: bytes, *, bearer: str | None = token, method: str = "POST", host: str | None = None
+    ) -> int:
+        request = urllib.request.Request(uri + path, data=body, method=method)
+        if bearer is not None:
+            request.add_header("Authorization", f"Bearer {bearer}")
+        if host is not None:
+            request.add_header("Host", host)
+        try:
+            with urllib.request.urlopen(request, timeout=30) as answer:
+                return int(answer.status)
+        except urllib.error.HTTPError as error:
+            return int(error.code)
+
+    body = json.dumps(good).encode()
+    assert status(body) == 200
+    assert status(body, bearer=None) == 401 and status(body, bearer="wrong") == 401
+    port = urllib.parse.urlsplit(uri).port
+    assert status(body, host=f"attacker.example:{port}") == 403  # DNS rebinding
+    assert status(body, method="PUT") == 405
+    assert status(b"{not json") == 400 and status(b"[1]") == 400
+    assert status(b" " * (first_page_route.MAX_BODY + 1)) == 413
+
+
 def test_a_cold_process_pages_a_server_without_importing_mlflow(
     server: tuple[Path, str, dict[str, str]], histories: tuple[Path, str, list[str]]
 ) -> None:
@@ -342,7 +463,7 @@ def test_a_cold_process_pages_a_server_without_importing_mlflow(
         "page = cache.query(limit=2)\n"
         "experiments = cache.experiments()\n"
         "print(page.loading, len(page.runs), page.total_known, len(experiments),"
-        " cache.rest_reads, 'mlflow' in sys.modules)\n"
+        " cache.served_reads, cache.rest_reads, 'mlflow' in sys.modules)\n"
     )
     env = {k: v for k, v in os.environ.items() if not k.startswith("MLFLOW_")}
     env[tracking_token.TOKEN_ENV] = server[2]["MLFLOW_TRACKING_TOKEN"]
@@ -352,7 +473,11 @@ def test_a_cold_process_pages_a_server_without_importing_mlflow(
         [sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=60
     )
     assert done.returncode == 0, done.stderr
-    assert done.stdout.split() == ["True", "2", "False", "2", "2", "False"], (len(ids), done.stdout)
+    # The page and the experiments from the server's tables (first_page_route.py): exact.
+    assert done.stdout.split() == ["True", "2", "True", "2", "2", "0", "False"], (
+        len(ids),
+        done.stdout,
+    )
 
 
 @pytest.mark.parametrize(

@@ -45,6 +45,7 @@ __all__ = [
     "experiments_from_tables",
     "first_page_from_sqlite",
     "first_page_from_tables",
+    "loading_page",
     "quick_run_page",
 ]
 
@@ -108,14 +109,22 @@ def quick_run_page(
 ) -> RunPage | None:
     """The default-order page as the cache would answer it, marked `loading`; None as above.
     `source`: a SQLite file, or a PostgreSQL store's tracking URI."""
-    from mlworkbench.explorer.run_cache import RunPage
-
     found = first_page_from_tables(
         source, experiment_id=experiment_id, offset=offset, limit=limit, deleted=deleted
     )
     if found is None:
         return None
     runs, total, scripts = found
+    return loading_page(runs, total, scripts, offset=offset, deleted=deleted)
+
+
+def loading_page(
+    runs: list[RunSummary], total: int, scripts: list[str], *, offset: int, deleted: bool
+) -> RunPage:
+    """The page a table read answers while the cache loads: its `total` exact, marked
+    `loading` (also what a workspace server's first_page_route answers)."""
+    from mlworkbench.explorer.run_cache import RunPage
+
     end = offset + len(runs)
     return RunPage(
         runs=runs,

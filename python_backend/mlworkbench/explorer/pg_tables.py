@@ -119,11 +119,18 @@ def read_runs(
 
 
 def first_page(
-    tracking_uri: str, *, experiment_id: str | None, offset: int, limit: int, deleted: bool
+    tracking_uri: str,
+    *,
+    experiment_id: str | None,
+    offset: int,
+    limit: int,
+    deleted: bool,
+    password: str | None = None,
 ) -> tuple[list[RunSummary], int, list[str]]:
     """(runs, total, scripts) of the default-order page, as first_page.py reads a SQLite file.
-    Raises Unsupported or a psycopg error (the caller then asks the cache)."""
-    with connect(tracking_uri) as connection:
+    Raises Unsupported or a psycopg error (the caller then asks the cache). `password`: as
+    `connect`'s (a tracking server's gate holds it apart from the URI)."""
+    with connect(tracking_uri, password) as connection:
         _snapshot(connection)
         experiments = check_schema(connection)
         scope = [int(i) for i in page_scope(experiments, experiment_id)]
@@ -187,9 +194,9 @@ def first_page(
     return runs, int(total), scripts
 
 
-def experiments(tracking_uri: str) -> list[tuple[str, str, str, int]]:
+def experiments(tracking_uri: str, password: str | None = None) -> list[tuple[str, str, str, int]]:
     """(id, name, lifecycle stage, active run count) of every experiment (first_page.py's)."""
-    with connect(tracking_uri) as connection:
+    with connect(tracking_uri, password) as connection:
         _snapshot(connection)
         found = check_schema(connection)
         counts = dict(

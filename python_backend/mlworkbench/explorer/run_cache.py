@@ -24,7 +24,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from mlworkbench.explorer.cached_runs import (
     CachedRun,
@@ -44,7 +44,10 @@ if TYPE_CHECKING:
     from mlflow.tracking import MlflowClient
 
     from mlworkbench.explorer.remote_page import PageAsk, RunSearch
+    from mlworkbench.explorer.rest_search import RestReader
     from mlworkbench.explorer.run_columns import RunColumns
+
+_Read = TypeVar("_Read")
 
 _PAGE = 50_000  # MLflow's largest search page
 # A tracking server builds a whole page before it answers: 5,000 runs took 12 s from one on
@@ -186,6 +189,7 @@ class RunCache:
         self.background_checks = 0  # incremental reads done there (tests and benches look)
         self.quick_pages = 0  # pages answered by first_page.py (tests and benches look)
         self.rest_reads = 0  # quick answers read over REST without MLflow (rest_search.py)
+        self.served_reads = 0  # quick answers from the workspace server's tables
         # Whole reads straight from the SQLite tables (store_tables.py): None until the first
         # one was checked against MLflow, then whether it matched (False: MLflow reads only).
         self._tables_ok: bool | None = None
@@ -308,13 +312,19 @@ class RunCache:
         return page
 
     def _quick_remote_page(self, ask: PageAsk) -> RunPage | None:
-        """A tracking server's page from one search while the cache reads the server whole
+        """A tracking server's page while the cache reads the server whole: the default page
+        from the workspace server's tables (first_page_route.py), else one search
         (remote_page.py); None when not answered that way (the cache answers, or reports)."""
+        from mlworkbench.explorer import first_page_route
         from mlworkbench.explorer.remote_page import remote_page
 
         try:
-            search, experiments = self._remote_reader()
-            page = remote_page(search, experiments, run_summary, ask)
+            page = None
+            if ask.order is None and not ask.filter:
+                page = self._from_server_tables(lambda r: first_page_route.ask_page(r, ask))
+            if page is None:
+                search, experiments = self._remote_reader()
+                page = remote_page(search, experiments, run_summary, ask)
         except Exception:  # the cache's own read reports what is wrong
             page = None
         finally:
@@ -325,21 +335,42 @@ class RunCache:
         return page
 
     def _quick_remote_experiments(self) -> list[ExperimentInfo] | None:
-        """A tracking server's experiments, without run counts, while the cache loads."""
+        """A tracking server's experiments while the cache loads: with run counts from the
+        workspace server's tables, else from MLflow's search without them."""
+        from mlworkbench.explorer import first_page_route
+
+        infos: list[ExperimentInfo] | None
         try:
-            found = self._remote_reader()[1]
+            rows = self._from_server_tables(first_page_route.ask_experiments)
+            if rows is not None:
+                infos = [ExperimentInfo(*row) for row in rows]
+            else:
+                infos = [
+                    ExperimentInfo(i, name, stage, 0, run_count_known=False)
+                    for i, (name, stage) in self._remote_reader()[1].items()
+                ]
         except Exception:  # the cache's own read reports what is wrong
-            found = None
+            infos = None
         finally:
             self.start_loading()
-        if found is None or self._loaded:
+        if infos is None or self._loaded:
             return None
-        return sorted_experiments(
-            [
-                ExperimentInfo(i, name, stage, 0, run_count_known=False)
-                for i, (name, stage) in found.items()
-            ]
-        )
+        return sorted_experiments(infos)
+
+    def _from_server_tables(self, read: Callable[[RestReader], _Read]) -> _Read | None:
+        """What `read` asks the workspace's own server (first_page_route.py); None where
+        that server does not answer it (another MLflow server, a store its tables cannot
+        read) or MLflow's client would send more than a RestReader does. Other errors (the
+        server is down) reach the caller, so they are not met twice."""
+        from mlworkbench.explorer.rest_search import RestReader
+        from mlworkbench.explorer.store_tables import Unsupported
+
+        try:
+            answer = read(RestReader.for_uri(self.tracking_uri))
+        except Unsupported:
+            return None
+        self.served_reads += 1
+        return answer
 
     def _remote_reader(self) -> tuple[RunSearch, dict[str, tuple[str, str]]]:
         """A tracking server's search and experiments while the cache loads: over REST without

@@ -5,8 +5,10 @@ TCP port itself and forwards a request only when it carries `Authorization: Bear
 and a Host header naming exactly the address served (DNS rebinding). MLflow's own basic-auth
 app would need a user database and passwords in every client; a bearer token is what our
 clients already send through the request-auth plugin (`tracking_token`), so the gate reuses
-monitor_gate's proxy and only swaps its login check. Past the same checks it answers one route
-itself, the explorer's comparison read from the store's tables (explorer/compared_route.py).
+monitor_gate's proxy and only swaps its login check. Past the same checks it answers three
+routes itself, read from the store's tables where MLflow's routes are slow for the explorer: the
+comparison (explorer/compared_route.py), and a cold Runs view's first page and experiments
+(explorer/first_page_route.py).
 
 The secret and the store's password arrive in the environment, never in argv, and the
 password goes on to MLflow as `PGPASSWORD` with the URI stripped of it.
@@ -22,6 +24,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 SECRET_ENV = "MLWB_SERVER_SECRET"  # noqa: S105 (a variable name)
@@ -29,8 +32,24 @@ STORE_ENV = "MLWB_SERVER_STORE"
 
 
 def _handler_class(store: str, password: str | None) -> type:
-    from mlworkbench.explorer import compared_route
+    from mlworkbench.explorer import compared_route, first_page_route
     from mlworkbench.monitor import monitor_gate
+
+    # path -> (largest body, what the method is for, the answer of (store, password, body))
+    own_routes: dict[str, tuple[int, str, Callable[[str, str | None, bytes], tuple[int, bytes]]]]
+    own_routes = {
+        compared_route.ROUTE: (compared_route.MAX_BODY, "comparison", compared_route.answer),
+        first_page_route.PAGE_ROUTE: (
+            first_page_route.MAX_BODY,
+            "page",
+            first_page_route.answer_page,
+        ),
+        first_page_route.EXPERIMENTS_ROUTE: (
+            first_page_route.MAX_BODY,
+            "experiments",
+            first_page_route.answer_experiments,
+        ),
+    }
 
     class BearerHandler(monitor_gate._GateHandler):
         def _handle(self) -> None:
@@ -50,22 +69,28 @@ def _handler_class(store: str, password: str | None) -> type:
             if monitor_gate._request_body_length(self) < 0 and not monitor_gate._chunked(self):
                 self._refuse(400, "bad Content-Length\n")
                 return
-            if self.path.split("?", 1)[0] == compared_route.ROUTE:
-                self._compared()
+            route = own_routes.get(self.path.split("?", 1)[0])
+            if route is not None:
+                self._own(*route)
                 return
             self._forward(gate)
 
-        def _compared(self) -> None:
-            """The explorer's comparison from the store's tables (explorer/compared_route.py),
-            answered here: MLflow's routes build an ORM object per point (seconds)."""
+        def _own(
+            self,
+            max_body: int,
+            what: str,
+            answer: Callable[[str, str | None, bytes], tuple[int, bytes]],
+        ) -> None:
+            """One of the explorer's reads from the store's tables, answered here: MLflow's
+            routes build an ORM object per row (seconds for a comparison at 100,000 runs)."""
             length = monitor_gate._request_body_length(self)
             if self.command != "POST":
-                self._refuse(405, "POST a comparison request\n")
+                self._refuse(405, f"POST a {what} request\n")
                 return
-            if not 0 < length <= compared_route.MAX_BODY:
-                self._refuse(413, "the comparison request is empty or too large\n")
+            if not 0 < length <= max_body:
+                self._refuse(413, f"the {what} request is empty or too large\n")
                 return
-            status, body = compared_route.answer(store, password, self.rfile.read(length))
+            status, body = answer(store, password, self.rfile.read(length))
             self._send_own(
                 status, body, [("Content-Type", "application/json")], close=status != 200
             )
@@ -107,9 +132,11 @@ def serve(workspace: Path, host: str, port: int, artifacts: str) -> int:
     # In the gate's own process group (start_server made it a session): a signal to the group,
     # or a crash that kills it, takes MLflow and its workers along; no orphan keeps the store.
     process = subprocess.Popen(argv, cwd=workspace, env=env)
-    from mlworkbench.explorer import compared_route
+    from mlworkbench.explorer import compared_route, first_page_route
 
-    compared_route.prepare(store)  # while MLflow starts (seconds): the first comparison is quick
+    # While MLflow starts (seconds): the first comparison and the first page are quick.
+    compared_route.prepare(store)
+    first_page_route.prepare(store)
     stopping = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stopping.set())
     try:

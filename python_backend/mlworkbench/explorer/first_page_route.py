@@ -1,0 +1,203 @@
+"""The Runs view's first page and experiment list, served by the workspace's own tracking server.
+
+Why: a language server started on a workspace that tracks to `mlworkbench server` answers its
+first page before its run cache has read the server (minutes at 100,000 runs). Over MLflow's
+REST routes that page is two requests, and the search among 100,000 runs on PostgreSQL takes
+MLflow 0.2 s of the 1 s a cold page may take from the editor's spawn of the server (1.0-1.46 s
+measured). The gate in front of MLflow (tracking_server_gate.py) knows its backend store, so,
+as for comparisons (compared_route.py), it answers two routes of its own from the store's
+tables, behind the same bearer token and Host checks as MLflow's:
+
+- the default-order page (newest first, no filter: what the view opens on), read as
+  first_page.py and pg_tables.first_page read it, with its exact total and scripts;
+- every experiment with its active run count, which MLflow's API cannot count.
+
+Every failure falls back to what was there: a server without the routes (any other MLflow
+server) answers 404, a store the tables cannot read exactly answers 409, and the cache then
+asks MLflow's search (remote_page.py), which reports errors the usual way.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import fields
+from typing import TYPE_CHECKING, Any, TypeGuard
+
+from mlworkbench.explorer.run_listing import RunSummary
+from mlworkbench.explorer.store_tables import Unsupported
+
+if TYPE_CHECKING:
+    from mlworkbench.explorer.remote_page import PageAsk
+    from mlworkbench.explorer.rest_search import RestReader
+    from mlworkbench.explorer.run_cache import RunPage
+
+PAGE_ROUTE = "/mlworkbench/v1/first-page"
+EXPERIMENTS_ROUTE = "/mlworkbench/v1/experiments"
+MAX_BODY = 4 * 1024  # an experiment id and three numbers
+MAX_OFFSET = 1_000_000
+MAX_LIMIT = 10_000  # the view asks 100 at a time; a page of 10,000 summaries is ~5 MB of JSON
+
+_SUMMARY_FIELDS = frozenset(f.name for f in fields(RunSummary))
+Experiment = tuple[str, str, str, int]  # (id, name, lifecycle stage, active run count)
+
+
+class BadRequest(ValueError):
+    """The request's body is not a page to read (the gate answers 400 with this text)."""
+
+
+def parse_page_request(body: bytes) -> tuple[str | None, int, int, bool]:
+    """(experiment id or None for every active experiment, offset, limit, deleted) of a
+    request's JSON body."""
+    try:
+        asked = json.loads(body)
+    except (ValueError, UnicodeDecodeError) as error:
+        raise BadRequest(f"the body is not JSON: {error}") from None
+    if not isinstance(asked, dict):
+        raise BadRequest("the body must be an object with 'offset' and 'limit'")
+    experiment_id = asked.get("experiment_id")
+    offset, limit, deleted = asked.get("offset"), asked.get("limit"), asked.get("deleted", False)
+    if experiment_id is not None and not (
+        isinstance(experiment_id, str) and experiment_id.isdigit() and len(experiment_id) <= 19
+    ):
+        raise BadRequest("'experiment_id' must be null or an experiment's numeric id")
+    if not _count(offset) or not 0 <= offset <= MAX_OFFSET:
+        raise BadRequest(f"'offset' must be an integer from 0 to {MAX_OFFSET}")
+    if not _count(limit) or not 1 <= limit <= MAX_LIMIT:
+        raise BadRequest(f"'limit' must be an integer from 1 to {MAX_LIMIT}")
+    if not isinstance(deleted, bool):
+        raise BadRequest("'deleted' must be true or false")
+    return experiment_id, offset, limit, deleted
+
+
+def _count(value: object) -> TypeGuard[int]:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def prepare(store_uri: str) -> None:
+    """Import what the answers read `store_uri` with (the gate calls this while MLflow starts:
+    imported on the first request instead, they would cost the cold page ~0.1 s)."""
+    from mlworkbench.explorer import first_page, pg_tables  # noqa: F401
+
+    if pg_tables.is_postgres(store_uri):
+        import psycopg  # noqa: F401
+
+
+def answer_page(store_uri: str, password: str | None, body: bytes) -> tuple[int, bytes]:
+    """The gate's (status, JSON body) for a request to PAGE_ROUTE on the server of `store_uri`
+    (MLflow's backend store URI, without its password: `password`)."""
+    from mlworkbench.explorer import first_page, pg_tables
+    from mlworkbench.launch.child.store_open import sqlite_path
+
+    try:
+        experiment_id, offset, limit, deleted = parse_page_request(body)
+    except BadRequest as error:
+        return 400, _json({"error": str(error)})
+    db = sqlite_path(store_uri)
+    try:
+        if db is not None:  # None: a store first_page.py cannot read exactly
+            read = first_page.first_page_from_sqlite(
+                db, experiment_id=experiment_id, offset=offset, limit=limit, deleted=deleted
+            )
+        elif pg_tables.is_postgres(store_uri):
+            read = pg_tables.first_page(
+                store_uri,
+                experiment_id=experiment_id,
+                offset=offset,
+                limit=limit,
+                deleted=deleted,
+                password=password,
+            )
+        else:
+            read = None
+    except Exception as error:  # Unsupported, a database error: MLflow's routes answer instead
+        return 409, _json({"error": f"{type(error).__name__}: {error}"})
+    if read is None:
+        return 409, _json({"error": "this store's page is read through MLflow's routes"})
+    runs, total, scripts = read
+    return 200, _json({"runs": [run.to_dict() for run in runs], "total": total, "scripts": scripts})
+
+
+def answer_experiments(store_uri: str, password: str | None, body: bytes) -> tuple[int, bytes]:
+    """The gate's (status, JSON body) for a request to EXPERIMENTS_ROUTE (the body is `{}`)."""
+    from mlworkbench.explorer import first_page, pg_tables
+    from mlworkbench.launch.child.store_open import sqlite_path
+
+    try:
+        asked = json.loads(body)
+    except (ValueError, UnicodeDecodeError):
+        asked = None
+    if asked != {}:
+        return 400, _json({"error": "the body must be an empty object"})
+    db = sqlite_path(store_uri)
+    try:
+        if db is not None:
+            found = first_page.experiments_from_sqlite(db)
+        elif pg_tables.is_postgres(store_uri):
+            found = pg_tables.experiments(store_uri, password=password)
+        else:
+            found = None
+    except Exception as error:
+        return 409, _json({"error": f"{type(error).__name__}: {error}"})
+    if found is None:
+        return 409, _json({"error": "this store's experiments are read through MLflow's routes"})
+    return 200, _json({"experiments": [list(row) for row in found]})
+
+
+def _json(value: object) -> bytes:
+    return json.dumps(value, separators=(",", ":")).encode()
+
+
+def ask_page(reader: RestReader, ask: PageAsk) -> RunPage:
+    """The default-order page as the workspace's server reads it from its tables, marked
+    `loading` (first_page.quick_run_page's answer); Unsupported when the server does not
+    answer it (404 from another server, 409, an answer this client cannot read)."""
+    from mlworkbench.explorer.first_page import loading_page
+
+    if ask.order is not None or ask.filter:
+        raise Unsupported("only the default order without a filter is served from the tables")
+    found = reader.post(
+        PAGE_ROUTE,
+        {
+            "experiment_id": ask.experiment_id,
+            "offset": ask.offset,
+            "limit": ask.limit,
+            "deleted": ask.deleted,
+        },
+    )
+    try:
+        runs = [_summary(run) for run in found["runs"]]
+        total, scripts = found["total"], found["scripts"]
+        if not _count(total) or not all(isinstance(s, str) for s in scripts):
+            raise TypeError("the total or the scripts are not what this client reads")
+    except (KeyError, TypeError, ValueError) as error:
+        raise Unsupported(f"a page this client cannot read: {error}") from None
+    return loading_page(runs, total, list(scripts), offset=ask.offset, deleted=ask.deleted)
+
+
+def _summary(found: Any) -> RunSummary:
+    if not isinstance(found, dict) or found.keys() != _SUMMARY_FIELDS:
+        raise TypeError("a run that is not a page's run summary")
+    if not all(isinstance(found[k], str) for k in ("run_id", "experiment_id", "status")):
+        raise TypeError("a run whose id, experiment or status is not text")
+    metrics, params = found["metrics"], found["params"]
+    if not isinstance(metrics, dict) or not isinstance(params, dict):
+        raise TypeError("a run's metrics or params are not objects")
+    return RunSummary(
+        **{
+            **found,
+            "metrics": {str(k): float(v) for k, v in metrics.items()},
+            "params": {str(k): str(v) for k, v in params.items()},
+        }
+    )
+
+
+def ask_experiments(reader: RestReader) -> list[Experiment]:
+    """Every experiment with its active run count, as the server reads its tables;
+    Unsupported as `ask_page`."""
+    found = reader.post(EXPERIMENTS_ROUTE, {})
+    try:
+        return [
+            (str(i), str(name), str(stage), int(n)) for i, name, stage, n in found["experiments"]
+        ]
+    except (KeyError, TypeError, ValueError) as error:
+        raise Unsupported(f"experiments this client cannot read: {error}") from None
