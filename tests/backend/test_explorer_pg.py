@@ -218,3 +218,59 @@ def test_a_history_column_of_another_type_is_left_to_mlflow(
     with pytest.raises(pg_tables.Unsupported, match="metric history column"):
         pg_tables.read_compared(varied.uri, ids, None)
     assert run_compare._from_tables(tmp_path, varied.uri, ids, 2000, None) is None
+
+
+def test_a_workspace_servers_store_route_is_the_tables_read(varied: VariedStore) -> None:
+    """The run cache's whole read served by the gate (store_route.py), with the password held
+    apart, is pg_tables.read_store's read; a read of some runs is those runs."""
+    import json
+
+    from mlworkbench.explorer import pg_tables, store_route
+    from mlworkbench.explorer.cached_runs import same_run
+    from mlworkbench.tracking.tracking_server_store import split_password
+
+    class Route:
+        def post(self, endpoint: str, body: dict[str, object]) -> dict[str, Any]:
+            status, answer = store_route.answer(store, password, json.dumps(body).encode())
+            assert status == 200, answer
+            return json.loads(answer)  # type: ignore[no-any-return]
+
+    store, password = split_password(varied.uri)
+    experiments, runs = pg_tables.read_store(varied.uri)
+    served_experiments, served = store_route.ask(Route(), None)  # type: ignore[arg-type]
+    assert served_experiments == experiments
+    assert [r.run_id for r in served] == [r.run_id for r in runs]
+    assert all(same_run(a, b) for a, b in zip(runs, served, strict=True))
+    assert any(math.isnan(v) for r in served for v in r.metrics.values())
+    some = varied.run_ids[:3]
+    assert sorted(r.run_id for r in store_route.ask(Route(), some)[1]) == sorted(some)  # type: ignore[arg-type]
+    assert store_route.answer(store, "wrong", b'{"run_ids": null}')[0] == 409
+
+
+def test_the_servers_kept_answers_follow_every_commit(varied: VariedStore) -> None:
+    """The gate answers a page again from what it kept only in the same snapshot
+    (first_page_route.SnapshotAnswers): a rename through MLflow is on the next page, and so is
+    the rename back. (Last in the module: it writes to the store, and puts it back.)"""
+    import json
+
+    from mlworkbench.explorer import first_page_route
+    from mlworkbench.tracking.tracking_server_store import split_password
+
+    store, password = split_password(varied.uri)
+    body = json.dumps({"experiment_id": None, "offset": 0, "limit": 3}).encode()
+
+    def newest() -> dict[str, Any]:
+        status, answer = first_page_route.answer_page(store, password, body)
+        assert status == 200, answer
+        return json.loads(answer)["runs"][0]  # type: ignore[no-any-return]
+
+    before = newest()
+    reused = first_page_route._KEPT.reused
+    assert newest() == before and first_page_route._KEPT.reused == reused + 1
+    varied.client.update_run(before["run_id"], name="renamed between two pages")
+    try:
+        assert newest()["run_name"] == "renamed between two pages"
+    finally:
+        varied.client.update_run(before["run_id"], name=before["run_name"])
+    assert newest() == before
+    assert first_page_route._KEPT.reused == reused + 1  # each commit read the tables again

@@ -18,7 +18,9 @@ Restricted Mode.
 
 from __future__ import annotations
 
+import contextlib
 import re
+from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 from mlworkbench.explorer.run_listing import (
@@ -100,19 +102,38 @@ def _snapshot(connection: Any) -> None:
     connection.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
 
 
-def read_store(tracking_uri: str) -> tuple[dict[str, tuple[str, str]], list[CachedRun]]:
-    """(experiments, runs) as the run cache keeps them (store_tables.read_store's answer)."""
-    with connect(tracking_uri) as connection:
+@contextlib.contextmanager
+def snapshot(tracking_uri: str, password: str | None = None) -> Iterator[tuple[Any, str]]:
+    """A read-only connection in one REPEATABLE READ snapshot, and that snapshot's identity
+    (`pg_current_snapshot()`: xmin, xmax and the transactions in progress).
+
+    Why the identity: two snapshots that print the same see the same committed data (a
+    transaction that committed between them would be in progress in the first and not in
+    the second; a new one would move xmax), so an answer read in one is the answer in the
+    other. The tracking server's gate keeps its last answers by it (first_page_route.py).
+    """
+    with connect(tracking_uri, password) as connection:
+        _snapshot(connection)
+        (seen,) = connection.execute("SELECT pg_current_snapshot()::text").fetchone()
+        yield connection, str(seen)
+
+
+def read_store(
+    tracking_uri: str, password: str | None = None
+) -> tuple[dict[str, tuple[str, str]], list[CachedRun]]:
+    """(experiments, runs) as the run cache keeps them (store_tables.read_store's answer).
+    `password`: as `connect`'s."""
+    with connect(tracking_uri, password) as connection:
         _snapshot(connection)
         experiments = check_schema(connection)
         return experiments, _read_runs(connection, experiments, mark="%s")
 
 
 def read_runs(
-    tracking_uri: str, run_ids: list[str]
+    tracking_uri: str, run_ids: list[str], password: str | None = None
 ) -> tuple[dict[str, tuple[str, str]], list[CachedRun]]:
     """`read_store` for these run ids only (the cache's check against MLflow)."""
-    with connect(tracking_uri) as connection:
+    with connect(tracking_uri, password) as connection:
         _snapshot(connection)
         experiments = check_schema(connection)
         return experiments, _read_runs(connection, experiments, run_ids, mark="%s")
@@ -132,49 +153,57 @@ def first_page(
     `connect`'s (a tracking server's gate holds it apart from the URI)."""
     with connect(tracking_uri, password) as connection:
         _snapshot(connection)
-        experiments = check_schema(connection)
-        scope = [int(i) for i in page_scope(experiments, experiment_id)]
-        if not scope:
-            return [], 0, []
-        stage = "deleted" if deleted else "active"
-        where = "r.experiment_id = ANY(%s) AND r.lifecycle_stage = %s"
-        (total,) = connection.execute(
-            f"SELECT COUNT(*) FROM runs r WHERE {where}",  # noqa: S608 - placeholders only
-            [scope, stage],
-        ).fetchone()
-        scripts = sorted(
-            value
-            for (value,) in connection.execute(
-                "SELECT DISTINCT t.value FROM tags t JOIN runs r ON r.run_uuid = t.run_uuid "  # noqa: S608 - placeholders only
-                f"WHERE t.key = %s AND t.value <> '' AND {where}",
-                [SCRIPT_TAG, scope, stage],
-            )
-            if value is not None
+        return first_page_in(
+            connection, experiment_id=experiment_id, offset=offset, limit=limit, deleted=deleted
         )
-        # MLflow's default order as the cache sorts it: NULL start times last, run ids by code
-        # point (COLLATE "C"; the database's collation may order text otherwise).
-        rows = connection.execute(
-            "SELECT r.run_uuid, r.name, r.status, r.start_time, r.end_time, r.experiment_id "  # noqa: S608 - placeholders only
-            f"FROM runs r WHERE {where} "
-            'ORDER BY r.start_time DESC NULLS LAST, r.run_uuid COLLATE "C" LIMIT %s OFFSET %s',
-            [scope, stage, limit, offset],
-        ).fetchall()
-        ids = [row[0] for row in rows]
-        metrics = _by_run(
-            connection,
-            "SELECT run_uuid, key, value FROM latest_metrics "
-            "WHERE NOT is_nan AND run_uuid = ANY(%s)",
-            [ids],
+
+
+def first_page_in(
+    connection: Any, *, experiment_id: str | None, offset: int, limit: int, deleted: bool
+) -> tuple[list[RunSummary], int, list[str]]:
+    """`first_page` in a snapshot already open (`snapshot`)."""
+    experiments = check_schema(connection)
+    scope = [int(i) for i in page_scope(experiments, experiment_id)]
+    if not scope:
+        return [], 0, []
+    stage = "deleted" if deleted else "active"
+    where = "r.experiment_id = ANY(%s) AND r.lifecycle_stage = %s"
+    (total,) = connection.execute(
+        f"SELECT COUNT(*) FROM runs r WHERE {where}",  # noqa: S608 - placeholders only
+        [scope, stage],
+    ).fetchone()
+    scripts = sorted(
+        value
+        for (value,) in connection.execute(
+            "SELECT DISTINCT t.value FROM tags t JOIN runs r ON r.run_uuid = t.run_uuid "  # noqa: S608 - placeholders only
+            f"WHERE t.key = %s AND t.value <> '' AND {where}",
+            [SCRIPT_TAG, scope, stage],
         )
-        params = _by_run(
-            connection, "SELECT run_uuid, key, value FROM params WHERE run_uuid = ANY(%s)", [ids]
-        )
-        tags = _by_run(
-            connection,
-            "SELECT run_uuid, key, value FROM tags WHERE run_uuid = ANY(%s) "
-            "AND (starts_with(key, %s) OR key = %s)",
-            [ids, TAG_PREFIX, RUN_NAME_TAG],
-        )
+        if value is not None
+    )
+    # MLflow's default order as the cache sorts it: NULL start times last, run ids by code
+    # point (COLLATE "C"; the database's collation may order text otherwise).
+    rows = connection.execute(
+        "SELECT r.run_uuid, r.name, r.status, r.start_time, r.end_time, r.experiment_id "  # noqa: S608 - placeholders only
+        f"FROM runs r WHERE {where} "
+        'ORDER BY r.start_time DESC NULLS LAST, r.run_uuid COLLATE "C" LIMIT %s OFFSET %s',
+        [scope, stage, limit, offset],
+    ).fetchall()
+    ids = [row[0] for row in rows]
+    metrics = _by_run(
+        connection,
+        "SELECT run_uuid, key, value FROM latest_metrics WHERE NOT is_nan AND run_uuid = ANY(%s)",
+        [ids],
+    )
+    params = _by_run(
+        connection, "SELECT run_uuid, key, value FROM params WHERE run_uuid = ANY(%s)", [ids]
+    )
+    tags = _by_run(
+        connection,
+        "SELECT run_uuid, key, value FROM tags WHERE run_uuid = ANY(%s) "
+        "AND (starts_with(key, %s) OR key = %s)",
+        [ids, TAG_PREFIX, RUN_NAME_TAG],
+    )
     runs = [
         summary_of(
             run_id=run_id,
@@ -198,13 +227,18 @@ def experiments(tracking_uri: str, password: str | None = None) -> list[tuple[st
     """(id, name, lifecycle stage, active run count) of every experiment (first_page.py's)."""
     with connect(tracking_uri, password) as connection:
         _snapshot(connection)
-        found = check_schema(connection)
-        counts = dict(
-            connection.execute(
-                "SELECT experiment_id, COUNT(*) FROM runs WHERE lifecycle_stage = 'active' "
-                "AND experiment_id IS NOT NULL GROUP BY experiment_id"
-            ).fetchall()
-        )
+        return experiments_in(connection)
+
+
+def experiments_in(connection: Any) -> list[tuple[str, str, str, int]]:
+    """`experiments` in a snapshot already open (`snapshot`)."""
+    found = check_schema(connection)
+    counts = dict(
+        connection.execute(
+            "SELECT experiment_id, COUNT(*) FROM runs WHERE lifecycle_stage = 'active' "
+            "AND experiment_id IS NOT NULL GROUP BY experiment_id"
+        ).fetchall()
+    )
     return [(i, name, stage, int(counts.get(int(i), 0))) for i, (name, stage) in found.items()]
 
 

@@ -166,9 +166,9 @@ class RunCache:
         # query -> (generation, matches: runs or column positions, scripts)
         self._memo: OrderedDict[tuple[object, ...], tuple[int, Any, list[str]]] = OrderedDict()
         self._ordered: tuple[int, list[CachedRun]] = (-1, [])  # (generation, runs) in default order
-        from mlworkbench.explorer.run_columns import numpy_available
-
-        self._use_columns = numpy_available()
+        # Whether numpy is there for columns: asked on first use, not here, since a cache is
+        # made inside a cold view's first request and numpy's import takes 0.12 s.
+        self._use_columns: bool | None = None
         self._columns: tuple[int, RunColumns | None] = (-1, None)  # (generation, its columns)
         self._live: tuple[int, int | None, set[str]] = (-1, None, set())  # _newest_and_live's
         self._stale_lock = threading.Lock()
@@ -482,6 +482,10 @@ class RunCache:
 
     def _columns_now(self) -> RunColumns | None:
         """This generation's columns (None without numpy: the Python path answers)."""
+        if self._use_columns is None:
+            from mlworkbench.explorer.run_columns import numpy_available
+
+            self._use_columns = numpy_available()
         if not self._use_columns:
             return None
         if self._columns[0] != self._generation:
@@ -723,14 +727,16 @@ class RunCache:
             self._on_loaded()
 
     def _read_tables(self) -> tuple[dict[str, _Experiment], list[CachedRun]] | None:
-        """The whole store read straight from its SQLite tables (store_tables.py), or None:
-        not SQLite, a schema it does not know, an error, or a reader MLflow did not confirm
+        """The whole store read straight from its tables (store_tables.py, pg_tables.py; on a
+        tracking server, by the workspace's own server: store_route.py), or None: another
+        store, a schema it does not know, an error, or a reader MLflow did not confirm
         (`_check_tables`: then this cache always reads through MLflow).
 
         Why: MLflow's client builds an ORM object per run, metric, param and tag; 100,000 runs
-        took about a minute that way and the tables read in a few seconds, without MLflow.
+        took about a minute that way (minutes from a tracking server, 5,000 runs a request)
+        and the tables read in a few seconds.
         """
-        if self._tables is None or self._tables_ok is False:
+        if (self._tables is None and not self._remote) or self._tables_ok is False:
             return None
         try:
             rows, runs = self._read_store()
@@ -742,6 +748,8 @@ class RunCache:
         return {i: _Experiment(name, stage) for i, (name, stage) in rows.items()}, runs
 
     def _read_store(self) -> tuple[dict[str, tuple[str, str]], list[CachedRun]]:
+        if self._remote:  # the workspace's own server reads its tables (store_route.py)
+            return self._served_store(None)
         if isinstance(self._tables, Path):
             from mlworkbench.explorer.store_tables import read_store
 
@@ -752,6 +760,8 @@ class RunCache:
         return pg_tables.read_store(self._tables)
 
     def _read_runs(self, ids: list[str]) -> tuple[dict[str, tuple[str, str]], list[CachedRun]]:
+        if self._remote:
+            return self._served_store(ids)
         if isinstance(self._tables, Path):
             from mlworkbench.explorer.store_tables import read_runs
 
@@ -760,6 +770,16 @@ class RunCache:
 
         assert self._tables is not None
         return pg_tables.read_runs(self._tables, ids)
+
+    def _served_store(
+        self, run_ids: list[str] | None
+    ) -> tuple[dict[str, tuple[str, str]], list[CachedRun]]:
+        """The store (or these runs) as a tracking server reads its own tables; Unsupported
+        from any other server (404), or where MLflow's client would send more than we do."""
+        from mlworkbench.explorer import store_route
+        from mlworkbench.explorer.rest_search import RestReader
+
+        return store_route.ask(RestReader.for_uri(self.tracking_uri), run_ids)
 
     def _start_table_check(self, runs: list[CachedRun]) -> None:
         """Compare the tables with MLflow for the newest and a random sample of `runs`, once, in

@@ -5,10 +5,11 @@ TCP port itself and forwards a request only when it carries `Authorization: Bear
 and a Host header naming exactly the address served (DNS rebinding). MLflow's own basic-auth
 app would need a user database and passwords in every client; a bearer token is what our
 clients already send through the request-auth plugin (`tracking_token`), so the gate reuses
-monitor_gate's proxy and only swaps its login check. Past the same checks it answers three
-routes itself, read from the store's tables where MLflow's routes are slow for the explorer: the
-comparison (explorer/compared_route.py), and a cold Runs view's first page and experiments
-(explorer/first_page_route.py).
+monitor_gate's proxy and only swaps its login check. Past the same checks it answers the
+explorer's reads itself, from the store's tables, where MLflow's routes take seconds to
+minutes: the comparison (explorer/compared_route.py), a cold Runs view's first page and
+experiments (explorer/first_page_route.py), and the run cache's whole read
+(explorer/store_route.py).
 
 The secret and the store's password arrive in the environment, never in argv, and the
 password goes on to MLflow as `PGPASSWORD` with the URI stripped of it.
@@ -32,7 +33,7 @@ STORE_ENV = "MLWB_SERVER_STORE"
 
 
 def _handler_class(store: str, password: str | None) -> type:
-    from mlworkbench.explorer import compared_route, first_page_route
+    from mlworkbench.explorer import compared_route, first_page_route, store_route
     from mlworkbench.monitor import monitor_gate
 
     # path -> (largest body, what the method is for, the answer of (store, password, body))
@@ -49,6 +50,7 @@ def _handler_class(store: str, password: str | None) -> type:
             "experiments",
             first_page_route.answer_experiments,
         ),
+        store_route.ROUTE: (store_route.MAX_BODY, "store", store_route.answer),
     }
 
     class BearerHandler(monitor_gate._GateHandler):

@@ -1,11 +1,12 @@
-"""The workspace server's first-page and experiments routes (first_page_route.py): what they
-refuse and when they leave the answer to MLflow's routes.
+"""The workspace server's own routes for the explorer (first_page_route.py, store_route.py):
+what they refuse and when they leave the answer to MLflow's routes.
 
 Why: the routes take a request body from the network (behind the gate's token) and read the
-store's tables with it, so a body that is not a page request must be a 400 naming what is
+store's tables with it, so a body that is not a request they know must be a 400 naming what is
 wrong, never a query; and a store the tables cannot read exactly must be a 409, which sends the
-client back to MLflow's search instead of a guess. The answers' parity with the cache is tested
-on real stores (test_explorer_tables.py, test_explorer_pg.py) and through a real server
+client back to MLflow's routes instead of a guess; and an answer the client cannot read is
+left to MLflow's routes too. The answers' parity with MLflow is tested on real stores
+(test_explorer_scale.py, test_explorer_pg.py) and through a real server
 (test_explorer_rest.py).
 """
 
@@ -16,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from mlworkbench.explorer import first_page_route
+from mlworkbench.explorer import first_page_route, store_route
 
 
 def _body(**asked: object) -> bytes:
@@ -60,6 +61,11 @@ def test_the_experiments_route_takes_only_an_empty_object(tmp_path: Path, body: 
 
 def test_a_store_the_tables_cannot_read_is_a_409_and_is_left_as_it_was(tmp_path: Path) -> None:
     """Missing, corrupt, or not a store the tables read: MLflow's routes answer instead."""
+    reads = {
+        first_page_route.answer_page: _body(),
+        first_page_route.answer_experiments: b"{}",
+        store_route.answer: b'{"run_ids": null}',
+    }
     corrupt = tmp_path / "corrupt.db"
     corrupt.write_bytes(b"not a database" * 100)
     stores = [
@@ -69,10 +75,9 @@ def test_a_store_the_tables_cannot_read_is_a_409_and_is_left_as_it_was(tmp_path:
         f"file://{tmp_path}",
     ]
     for store in stores:
-        status, answer = first_page_route.answer_page(store, None, _body())
-        assert status == 409 and json.loads(answer)["error"], store
-        status, answer = first_page_route.answer_experiments(store, None, b"{}")
-        assert status == 409 and json.loads(answer)["error"], store
+        for read, body in reads.items():
+            status, answer = read(store, None, body)
+            assert status == 409 and json.loads(answer)["error"], (store, read)
     assert not (tmp_path / "absent.db").exists()
     assert corrupt.read_bytes() == b"not a database" * 100
 
@@ -151,3 +156,77 @@ def test_a_page_answer_is_the_loading_page_and_only_the_default_order_is_asked()
         with pytest.raises(Unsupported):
             first_page_route.ask_page(server, ask)  # type: ignore[arg-type]
     assert len(server.asked) == 1  # a filter or another order is never sent
+
+
+@pytest.mark.parametrize(
+    ("body", "says"),
+    [
+        (b"{not json", "not JSON"),
+        (b"{}", "'run_ids'"),
+        (b"[null]", "'run_ids'"),
+        (b'{"run_ids": []}', "'run_ids'"),
+        (b'{"run_ids": "abc"}', "'run_ids'"),
+        (b'{"run_ids": [1]}', "'run_ids'"),
+        (b'{"run_ids": [" "]}', "'run_ids'"),
+        (json.dumps({"run_ids": ["a"] * (store_route.MAX_RUN_IDS + 1)}).encode(), "'run_ids'"),
+    ],
+)
+def test_a_body_that_is_not_a_store_read_is_a_400(tmp_path: Path, body: bytes, says: str) -> None:
+    status, answer = store_route.answer(f"sqlite:///{tmp_path / 'm.db'}", None, body)
+    assert status == 400 and says in json.loads(answer)["error"]
+    assert not (tmp_path / "m.db").exists()
+
+
+_ROW = ["a" * 32, "1", "r", "FINISHED", 1, 2, "u", "file:///x", "active", {"m": 0.5}, {}, {}]
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        {},
+        {"experiments": [["1", "e"]], "runs": []},
+        {"experiments": [[1, "e", "active"]], "runs": []},
+        {"experiments": [], "runs": [_ROW[:-1]]},
+        {"experiments": [], "runs": [{"run_id": "a"}]},
+        {"experiments": [], "runs": [[5, *_ROW[1:]]]},
+        {"experiments": [], "runs": [[*_ROW[:9], {"m": "0.5"}, {}, {}]]},
+        {"experiments": [], "runs": [[*_ROW[:9], {"m": 1}, {}, {}]]},
+        {"experiments": [], "runs": [[*_ROW[:11], []]]},
+    ],
+)
+def test_a_store_this_client_cannot_read_is_left_to_mlflows_search(
+    answer: dict[str, object],
+) -> None:
+    from mlworkbench.explorer.store_tables import Unsupported
+
+    with pytest.raises(Unsupported):
+        store_route.ask(_Answers(answer), None)  # type: ignore[arg-type]
+
+
+def test_a_store_answer_is_the_caches_runs() -> None:
+    server = _Answers({"experiments": [["1", "e", "active"]], "runs": [_ROW]})
+    experiments, runs = store_route.ask(server, ["a" * 32])  # type: ignore[arg-type]
+    assert server.asked == [(store_route.ROUTE, {"run_ids": ["a" * 32]})]
+    assert experiments == {"1": ("e", "active")}
+    assert runs[0].run_id == "a" * 32 and runs[0].metrics == {"m": 0.5}
+    assert runs[0].artifact_uri == "file:///x" and runs[0].lifecycle_stage == "active"
+
+
+def test_a_kept_answer_is_given_again_only_in_the_same_snapshot() -> None:
+    """The gate's PostgreSQL answers (first_page_route.SnapshotAnswers): read again whenever
+    the store's snapshot differs, the newest kept, the oldest dropped past the size."""
+    kept = first_page_route.SnapshotAnswers(size=2)
+    reads: list[str] = []
+
+    def read(text: str) -> bytes:
+        reads.append(text)
+        return text.encode()
+
+    assert kept.answer("page", "10:10:", lambda: read("a")) == b"a"
+    assert kept.answer("page", "10:10:", lambda: read("b")) == b"a"  # the same snapshot
+    assert kept.answer("page", "10:11:", lambda: read("c")) == b"c"  # a commit since
+    assert kept.answer("page", "10:10:", lambda: read("d")) == b"d"  # never an older answer
+    assert kept.answer("experiments", "10:10:", lambda: read("e")) == b"e"  # another request
+    assert kept.answer("other", "10:10:", lambda: read("f")) == b"f"
+    assert kept.answer("page", "10:10:", lambda: read("g")) == b"g"  # dropped: size 2
+    assert reads == ["a", "c", "d", "e", "f", "g"] and kept.reused == 1
