@@ -401,13 +401,14 @@ def measure(workspace: Path, uri: str, env: dict[str, str], args: argparse.Names
             theirs = "".rjust(8)
         print(f"{name:56} {ours:8.4f} {theirs} {ratio}  {goal}{mark}  ({at})")
     bytecode = "compiled at each start" if args.no_bytecode else "bytecode cached"
+    meanwhile = "one search" if args.backend == "postgresql" else "waits for the load"
     print(
         f"    servers started with {bytecode}; "
         f"floor: a minimal pygls server's initialize from spawn {floor:.3f} s; cold starts "
         f"{', '.join(f'{c[0]:.2f}' for c in colds)} s from spawn; cold page "
         f"answered while the cache loaded (`loading`): {loading}; cache loaded {loaded_s:.1f} s "
         f"after the server started ({loaded_load}); first filtered+sorted query {first_b:.3f} s "
-        f"(waits for the load, but on a tracking server); warm figures {settle:.0f} s after that"
+        f"({meanwhile}); warm figures {settle:.0f} s after that"
     )
     print(
         f"    same ids in order as MLflow: sorted {same_s}, filtered {same_b}, new {same_n} "
