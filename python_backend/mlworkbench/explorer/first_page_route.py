@@ -4,9 +4,10 @@ Why: a language server started on a workspace that tracks to `mlworkbench server
 first page before its run cache has read the server (about 10 s at 100,000 runs). Over
 MLflow's REST routes that page is two requests, and the search among 100,000 runs on
 PostgreSQL takes MLflow 0.2 s of the 1 s a cold page may take from the editor's spawn of the
-language server (1.0-1.46 s measured that way, 0.94 s this way). The gate in front of MLflow (tracking_server_gate.py) knows its backend store, so,
-as for comparisons (compared_route.py), it answers two routes of its own from the store's
-tables, behind the same bearer token and Host checks as MLflow's:
+language server (1.0-1.46 s measured that way, 0.94 s this way). The gate in front of MLflow
+(tracking_server_gate.py) knows its backend store, so, as for comparisons (compared_route.py),
+it answers two routes of its own from the store's tables, behind the same bearer token and
+Host checks as MLflow's:
 
 - the default-order page (newest first, no filter: what the view opens on), read as
   first_page.py and pg_tables.first_page read it, with its exact total and scripts;
