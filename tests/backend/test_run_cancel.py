@@ -55,6 +55,39 @@ FAMILY_SCRIPT = """
 """
 
 
+INTERRUPTED_SCRIPT = """
+    import time
+    print("ready", flush=True)
+    try:
+        time.sleep(600)
+    except KeyboardInterrupt:
+        print("cleaning up after Ctrl+C", flush=True)
+        raise
+"""
+
+
+@pytest.mark.slow
+def test_a_cancel_interrupts_a_script_started_with_sigint_ignored(workspace: Path) -> None:
+    """A caller started as a background job ignores SIGINT and passes that on: the script
+    still gets its KeyboardInterrupt from a cancel, and its cleanup runs (the warm pool's
+    children were set up so already; the cold bootstrap now is too)."""
+    script = write_script(workspace, "interrupted.py", INTERRUPTED_SCRIPT)
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        handle = start_run(script, [], workspace=workspace)  # inherits SIG_IGN
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+    def on_output(text: str) -> None:
+        if "ready" in text:
+            handle.cancel(grace_s=10.0)  # the interrupt, not SIGTERM after the grace, ends it
+
+    result = handle.wait(on_output=on_output)
+    assert result.status == "KILLED" and result.exit_code == 130
+    log = artifact_text(workspace, handle.run_id, "mlworkbench/output.log")
+    assert "cleaning up after Ctrl+C" in log and "KeyboardInterrupt" in log
+
+
 @pytest.mark.slow
 def test_cancel_stops_the_whole_process_group(workspace: Path) -> None:
     script = write_script(workspace, "family.py", FAMILY_SCRIPT)

@@ -15,6 +15,8 @@ from scripts.run_support import (
     all_runs,
     client_for,
     make_workspace,
+    pid_alive,
+    wait_until,
     write_script,
 )
 
@@ -107,6 +109,43 @@ def test_failing_script_sets_the_exit_code_and_streams_to_stdout(
     assert run.data.tags["mlworkbench.exit_code"] == "3"
 
 
+def _as_a_terminal_starts_it() -> None:
+    """SIGINT as a terminal's foreground job has it, whatever this test runner inherited (a
+    runner started as a background job ignores SIGINT, and passes that on)."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
+@pytest.mark.slow
+def test_sigterm_stops_the_runs_whole_group_and_exits_143(workspace: Path) -> None:
+    """`kill` (or a caller's cancel that escalated to SIGTERM) reaches the script's own
+    process group through this process: the script does not run on without it."""
+    write_script(
+        workspace,
+        "forever.py",
+        "import os, signal, time\n"
+        "signal.signal(signal.SIGINT, signal.SIG_IGN)\n"  # it takes more than an interrupt
+        "print(os.getpid(), flush=True)\n"
+        "while True:\n    time.sleep(0.1)\n",
+    )
+    cli = subprocess.Popen(
+        [sys.executable, "-m", "mlworkbench", "run", "forever.py"],
+        cwd=workspace,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, **TEST_ENV},
+    )
+    assert cli.stdout is not None
+    script_pid = int(cli.stdout.readline())
+    cli.terminate()
+    _, stderr = cli.communicate(timeout=30)
+    assert cli.returncode == 143, stderr
+    wait_until(lambda: not pid_alive(script_pid), 10, "the script to end with its CLI")
+    [run] = all_runs(workspace)
+    assert run.info.status == "KILLED"
+    assert f"run {run.info.run_id} killed" in stderr.rstrip().splitlines()[-1]
+
+
 @pytest.mark.slow
 def test_ctrl_c_cancels_the_run_and_exits_130(workspace: Path) -> None:
     write_script(
@@ -121,6 +160,7 @@ def test_ctrl_c_cancels_the_run_and_exits_130(workspace: Path) -> None:
         stderr=subprocess.PIPE,
         text=True,
         env={**os.environ, **TEST_ENV},
+        preexec_fn=_as_a_terminal_starts_it,
     )
     assert cli.stdout is not None
     assert cli.stdout.readline() == "training\n"  # the script runs; its output is live

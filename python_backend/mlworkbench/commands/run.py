@@ -12,13 +12,15 @@ import contextlib
 import json
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TextIO
 
 from mlworkbench.commands import Subcommand
 
 EXIT_CANCELLED = 130
+EXIT_TERMINATED = 143  # 128 + SIGTERM, as a shell reports a process SIGTERM ended
+TERMINATED_GRACE_S = 0.5  # a caller that sends SIGTERM kills after its own grace (2 s)
 
 
 def _add_options(parser: argparse.ArgumentParser, defaults: bool = True) -> None:
@@ -121,15 +123,22 @@ def _run(args: argparse.Namespace) -> int:
         tracking_uri=args.tracking_uri,
     )
     on_output = _writer(sys.stderr if args.json else sys.stdout)
-    cancelled = False
-    while True:
-        try:
-            result = handle.wait(on_output=on_output)
-            break
-        except KeyboardInterrupt:
-            # First Ctrl+C: interrupt the script and let it clean up; second: kill it now.
-            handle.cancel(grace_s=0.0 if cancelled else 5.0)
-            cancelled = True
+    cancelled, exit_code = False, EXIT_CANCELLED
+    with _terminate_as_interrupt() as terminated:
+        while True:
+            try:
+                result = handle.wait(on_output=on_output)
+                break
+            except KeyboardInterrupt:
+                # First Ctrl+C: interrupt the script and let it clean up; second: kill it now.
+                # SIGTERM (`kill`, a caller's cancel that escalated): the same, with the short
+                # grace a process being terminated has left.
+                if terminated():
+                    handle.cancel(grace_s=TERMINATED_GRACE_S)
+                    exit_code = EXIT_TERMINATED
+                else:
+                    handle.cancel(grace_s=0.0 if cancelled else 5.0)
+                cancelled = True
     if args.json:
         print(json.dumps(result.to_dict(), indent=2))
     print(
@@ -138,7 +147,33 @@ def _run(args: argparse.Namespace) -> int:
         f"tracking {handle.tracking_uri}",
         file=sys.stderr,
     )
-    return EXIT_CANCELLED if cancelled else result.exit_code
+    return exit_code if cancelled else result.exit_code
+
+
+@contextlib.contextmanager
+def _terminate_as_interrupt() -> Iterator[Callable[[], bool]]:
+    """While the run is waited for, SIGTERM interrupts the wait as Ctrl+C does; yields whether
+    it came.
+
+    Why: the script runs in a process group of its own (so Ctrl+C and cancel reach all it
+    started), which a signal to this process does not reach. Terminated by default, this
+    process died and left the run going: a report cancelled from the editor escalates to
+    SIGTERM after its grace (cli_child.py), and a script that ignored the interrupt, or a
+    process started with SIGINT ignored (a job a shell put in the background), ran on.
+    """
+    import signal
+
+    came: list[int] = []
+
+    def interrupt(signum: int, frame: object) -> None:
+        came.append(signum)
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield lambda: bool(came)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def _run_on_ray(

@@ -343,6 +343,10 @@ def main(
     if warm_autologged is not None:
         model_requirements.install(capture_socket)
     signal.signal(signal.SIGTERM, _raise_terminated)
+    # A cancel interrupts the script on purpose: it gets its KeyboardInterrupt (and its own
+    # cleanup) even where this process started with SIGINT ignored, which a caller started as
+    # a background job passes on. The warm pool's children are set up the same way.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     # What exists now (mlflow, the store; in a warm child, all the pool had) lives until the
     # end: the cyclic collector need not walk it during the run nor at exit, where walking a
     # heap this size costs seconds. The script's own objects are collected as ever.
