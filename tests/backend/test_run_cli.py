@@ -109,10 +109,21 @@ def test_failing_script_sets_the_exit_code_and_streams_to_stdout(
     assert run.data.tags["mlworkbench.exit_code"] == "3"
 
 
-def _as_a_terminal_starts_it() -> None:
-    """SIGINT as a terminal's foreground job has it, whatever this test runner inherited (a
-    runner started as a background job ignores SIGINT, and passes that on)."""
-    signal.signal(signal.SIGINT, signal.SIG_DFL)
+def _run_in_a_terminal(workspace: Path, script: str) -> subprocess.Popen[str]:
+    """`mlworkbench run SCRIPT` as a terminal starts it: SIGINT at its default, whatever this
+    test runner inherited (a runner started as a background job ignores SIGINT, and passes
+    that on); its output piped here."""
+    cli = subprocess.Popen(
+        [sys.executable, "-m", "mlworkbench", "run", script],
+        cwd=workspace,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, **TEST_ENV},
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
+    assert cli.stdout is not None
+    return cli
 
 
 @pytest.mark.slow
@@ -127,14 +138,7 @@ def test_sigterm_stops_the_runs_whole_group_and_exits_143(workspace: Path) -> No
         "print(os.getpid(), flush=True)\n"
         "while True:\n    time.sleep(0.1)\n",
     )
-    cli = subprocess.Popen(
-        [sys.executable, "-m", "mlworkbench", "run", "forever.py"],
-        cwd=workspace,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env={**os.environ, **TEST_ENV},
-    )
+    cli = _run_in_a_terminal(workspace, "forever.py")
     assert cli.stdout is not None
     script_pid = int(cli.stdout.readline())
     cli.terminate()
@@ -153,15 +157,7 @@ def test_ctrl_c_cancels_the_run_and_exits_130(workspace: Path) -> None:
         "forever.py",
         "import time\nprint('training', flush=True)\nwhile True:\n    time.sleep(0.1)\n",
     )
-    cli = subprocess.Popen(
-        [sys.executable, "-m", "mlworkbench", "run", "forever.py"],
-        cwd=workspace,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env={**os.environ, **TEST_ENV},
-        preexec_fn=_as_a_terminal_starts_it,
-    )
+    cli = _run_in_a_terminal(workspace, "forever.py")
     assert cli.stdout is not None
     assert cli.stdout.readline() == "training\n"  # the script runs; its output is live
     cli.send_signal(signal.SIGINT)  # what the terminal sends for Ctrl+C

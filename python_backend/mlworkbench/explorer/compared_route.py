@@ -17,10 +17,11 @@ writes them: both ends are this package.
 
 from __future__ import annotations
 
-import json
 from dataclasses import asdict
-from typing import TYPE_CHECKING, TypeGuard
+from typing import TYPE_CHECKING
 
+from mlworkbench.explorer import route_body
+from mlworkbench.explorer.route_body import BadRequest, json_object, refusal, texts
 from mlworkbench.explorer.store_tables import Unsupported
 
 if TYPE_CHECKING:
@@ -32,35 +33,20 @@ if TYPE_CHECKING:
 ROUTE = "/mlworkbench/v1/compared-runs"
 MAX_BODY = 64 * 1024  # 200 run ids and a few hundred keys fit many times over
 MAX_KEYS = 1_000
-MAX_TEXT = 1_000  # a run id or metric key longer than this is no MLflow's (250 for keys)
-
-
-class BadRequest(ValueError):
-    """The request's body is not a comparison to read (the gate answers 400 with this text)."""
 
 
 def parse_request(body: bytes) -> tuple[list[str], list[str] | None]:
-    """(run ids, metric keys or None for every latest metric) of a request's JSON body."""
+    """(run ids, metric keys or None for every latest metric) of a request's JSON body;
+    BadRequest otherwise."""
     from mlworkbench.explorer.run_compare import MAX_RUNS
 
-    try:
-        asked = json.loads(body)
-    except (ValueError, UnicodeDecodeError) as error:
-        raise BadRequest(f"the body is not JSON: {error}") from None
-    if not isinstance(asked, dict):
-        raise BadRequest("the body must be an object with 'run_ids'")
+    asked = json_object(body, "'run_ids'")
     run_ids, keys = asked.get("run_ids"), asked.get("metric_keys")
-    if not _texts(run_ids) or not 1 <= len(run_ids) <= MAX_RUNS:
+    if not texts(run_ids) or not 1 <= len(run_ids) <= MAX_RUNS:
         raise BadRequest(f"'run_ids' must be 1 to {MAX_RUNS} run ids")
-    if keys is not None and (not _texts(keys) or len(keys) > MAX_KEYS):
+    if keys is not None and (not texts(keys) or len(keys) > MAX_KEYS):
         raise BadRequest(f"'metric_keys' must be null or at most {MAX_KEYS} metric keys")
     return run_ids, keys
-
-
-def _texts(value: object) -> TypeGuard[list[str]]:
-    return isinstance(value, list) and all(
-        isinstance(item, str) and 0 < len(item) <= MAX_TEXT and item.strip() for item in value
-    )
 
 
 def prepare(store_uri: str) -> None:
@@ -84,7 +70,7 @@ def answer(store_uri: str, password: str | None, body: bytes) -> tuple[int, byte
     try:
         run_ids, keys = parse_request(body)
     except BadRequest as error:
-        return 400, _json({"error": str(error)})
+        return refusal(400, str(error))
     db = sqlite_path(store_uri)
     try:
         if db is not None:
@@ -92,13 +78,13 @@ def answer(store_uri: str, password: str | None, body: bytes) -> tuple[int, byte
         elif pg_tables.is_postgres(store_uri):
             read = pg_tables.read_compared(store_uri, run_ids, keys, password=password)
         else:
-            return 409, _json({"error": "this store is read through MLflow's routes"})
+            return refusal(409, "this store is read through MLflow's routes")
     except Exception as error:  # Unsupported, a database error: MLflow's routes answer instead
-        return 409, _json({"error": f"{type(error).__name__}: {error}"})
+        return refusal(409, f"{type(error).__name__}: {error}")
     if read is None:
-        return 200, _json({"found": False})
+        return 200, route_body.answer({"found": False})
     runs, names, histories = read
-    return 200, _json(
+    return 200, route_body.answer(
         {
             "found": True,
             "runs": [asdict(run) for run in runs],
@@ -106,10 +92,6 @@ def answer(store_uri: str, password: str | None, body: bytes) -> tuple[int, byte
             "histories": [[run_id, key, points] for (run_id, key), points in histories.items()],
         }
     )
-
-
-def _json(value: object) -> bytes:
-    return json.dumps(value, separators=(",", ":")).encode()
 
 
 def ask(tracking_uri: str, run_ids: list[str], metric_keys: list[str] | None) -> Compared | None:

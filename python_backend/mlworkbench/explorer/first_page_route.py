@@ -31,8 +31,9 @@ import threading
 from collections import OrderedDict
 from collections.abc import Callable, Hashable
 from dataclasses import fields
-from typing import TYPE_CHECKING, Any, TypeGuard
+from typing import TYPE_CHECKING, Any
 
+from mlworkbench.explorer.route_body import BadRequest, answer, count, json_object, refusal
 from mlworkbench.explorer.run_listing import RunSummary
 from mlworkbench.explorer.store_tables import Unsupported
 
@@ -51,36 +52,23 @@ _SUMMARY_FIELDS = frozenset(f.name for f in fields(RunSummary))
 Experiment = tuple[str, str, str, int]  # (id, name, lifecycle stage, active run count)
 
 
-class BadRequest(ValueError):
-    """The request's body is not a page to read (the gate answers 400 with this text)."""
-
-
 def parse_page_request(body: bytes) -> tuple[str | None, int, int, bool]:
     """(experiment id or None for every active experiment, offset, limit, deleted) of a
     request's JSON body."""
-    try:
-        asked = json.loads(body)
-    except (ValueError, UnicodeDecodeError) as error:
-        raise BadRequest(f"the body is not JSON: {error}") from None
-    if not isinstance(asked, dict):
-        raise BadRequest("the body must be an object with 'offset' and 'limit'")
+    asked = json_object(body, "'offset' and 'limit'")
     experiment_id = asked.get("experiment_id")
     offset, limit, deleted = asked.get("offset"), asked.get("limit"), asked.get("deleted", False)
     if experiment_id is not None and not (
         isinstance(experiment_id, str) and experiment_id.isdigit() and len(experiment_id) <= 19
     ):
         raise BadRequest("'experiment_id' must be null or an experiment's numeric id")
-    if not _count(offset) or not 0 <= offset <= MAX_OFFSET:
+    if not count(offset) or not 0 <= offset <= MAX_OFFSET:
         raise BadRequest(f"'offset' must be an integer from 0 to {MAX_OFFSET}")
-    if not _count(limit) or not 1 <= limit <= MAX_LIMIT:
+    if not count(limit) or not 1 <= limit <= MAX_LIMIT:
         raise BadRequest(f"'limit' must be an integer from 1 to {MAX_LIMIT}")
     if not isinstance(deleted, bool):
         raise BadRequest("'deleted' must be true or false")
     return experiment_id, offset, limit, deleted
-
-
-def _count(value: object) -> TypeGuard[int]:
-    return isinstance(value, int) and not isinstance(value, bool)
 
 
 def prepare(store_uri: str) -> None:
@@ -142,7 +130,7 @@ def answer_page(store_uri: str, password: str | None, body: bytes) -> tuple[int,
     try:
         experiment_id, offset, limit, deleted = parse_page_request(body)
     except BadRequest as error:
-        return 400, _json({"error": str(error)})
+        return refusal(400, str(error))
     db = sqlite_path(store_uri)
     try:
         if db is not None:  # None: a store first_page.py cannot read exactly
@@ -155,7 +143,7 @@ def answer_page(store_uri: str, password: str | None, body: bytes) -> tuple[int,
                 store_uri,
                 password,
                 ("page", *asked),
-                lambda connection: _page_json(
+                lambda connection: _page_body(
                     pg_tables.first_page_in(
                         connection,
                         experiment_id=experiment_id,
@@ -168,15 +156,15 @@ def answer_page(store_uri: str, password: str | None, body: bytes) -> tuple[int,
         else:
             read = None
     except Exception as error:  # Unsupported, a database error: MLflow's routes answer instead
-        return 409, _json({"error": f"{type(error).__name__}: {error}"})
+        return refusal(409, f"{type(error).__name__}: {error}")
     if read is None:
-        return 409, _json({"error": "this store's page is read through MLflow's routes"})
-    return 200, _page_json(read)
+        return refusal(409, "this store's page is read through MLflow's routes")
+    return 200, _page_body(read)
 
 
-def _page_json(read: tuple[list[RunSummary], int, list[str]]) -> bytes:
+def _page_body(read: tuple[list[RunSummary], int, list[str]]) -> bytes:
     runs, total, scripts = read
-    return _json({"runs": [run.to_dict() for run in runs], "total": total, "scripts": scripts})
+    return answer({"runs": [run.to_dict() for run in runs], "total": total, "scripts": scripts})
 
 
 def answer_experiments(store_uri: str, password: str | None, body: bytes) -> tuple[int, bytes]:
@@ -189,7 +177,7 @@ def answer_experiments(store_uri: str, password: str | None, body: bytes) -> tup
     except (ValueError, UnicodeDecodeError):
         asked = None
     if asked != {}:
-        return 400, _json({"error": "the body must be an empty object"})
+        return refusal(400, "the body must be an empty object")
     db = sqlite_path(store_uri)
     try:
         if db is not None:
@@ -199,23 +187,19 @@ def answer_experiments(store_uri: str, password: str | None, body: bytes) -> tup
                 store_uri,
                 password,
                 ("experiments",),
-                lambda connection: _experiments_json(pg_tables.experiments_in(connection)),
+                lambda connection: _experiments_body(pg_tables.experiments_in(connection)),
             )
         else:
             found = None
     except Exception as error:
-        return 409, _json({"error": f"{type(error).__name__}: {error}"})
+        return refusal(409, f"{type(error).__name__}: {error}")
     if found is None:
-        return 409, _json({"error": "this store's experiments are read through MLflow's routes"})
-    return 200, _experiments_json(found)
+        return refusal(409, "this store's experiments are read through MLflow's routes")
+    return 200, _experiments_body(found)
 
 
-def _experiments_json(found: list[Experiment]) -> bytes:
-    return _json({"experiments": [list(row) for row in found]})
-
-
-def _json(value: object) -> bytes:
-    return json.dumps(value, separators=(",", ":")).encode()
+def _experiments_body(found: list[Experiment]) -> bytes:
+    return answer({"experiments": [list(row) for row in found]})
 
 
 def ask_page(reader: RestReader, ask: PageAsk) -> RunPage:
@@ -238,7 +222,7 @@ def ask_page(reader: RestReader, ask: PageAsk) -> RunPage:
     try:
         runs = [_summary(run) for run in found["runs"]]
         total, scripts = found["total"], found["scripts"]
-        if not _count(total) or not all(isinstance(s, str) for s in scripts):
+        if not count(total) or not all(isinstance(s, str) for s in scripts):
             raise TypeError("the total or the scripts are not what this client reads")
     except (KeyError, TypeError, ValueError) as error:
         raise Unsupported(f"a page this client cannot read: {error}") from None

@@ -19,12 +19,13 @@ Python's `json` writes them: both ends are this package.
 
 from __future__ import annotations
 
-import json
 from dataclasses import fields
 from operator import attrgetter
-from typing import TYPE_CHECKING, Any, TypeGuard
+from typing import TYPE_CHECKING, Any
 
+from mlworkbench.explorer import route_body
 from mlworkbench.explorer.cached_runs import CachedRun
+from mlworkbench.explorer.route_body import BadRequest, json_object, refusal, texts
 from mlworkbench.explorer.store_tables import Unsupported
 
 if TYPE_CHECKING:
@@ -33,35 +34,22 @@ if TYPE_CHECKING:
 ROUTE = "/mlworkbench/v1/store"
 MAX_RUN_IDS = 1_000  # the cache's check asks for 200
 MAX_BODY = 64 * 1024  # 1,000 run ids of 32 characters fit twice over
-MAX_TEXT = 1_000
 _FIELDS = tuple(f.name for f in fields(CachedRun))
 _ROW = attrgetter(*_FIELDS)  # a run's fields as a tuple (dataclasses.astuple deep-copies each)
 
 Store = tuple[dict[str, tuple[str, str]], list[CachedRun]]  # ({id: (name, stage)}, runs)
 
 
-class BadRequest(ValueError):
-    """The request's body is not a read to answer (the gate answers 400 with this text)."""
-
-
 def parse_request(body: bytes) -> list[str] | None:
-    """The run ids a request's JSON body asks for, or None for every run."""
-    try:
-        asked = json.loads(body)
-    except (ValueError, UnicodeDecodeError) as error:
-        raise BadRequest(f"the body is not JSON: {error}") from None
-    if not isinstance(asked, dict) or "run_ids" not in asked:
+    """The run ids a request's JSON body asks for, or None for every run; BadRequest
+    otherwise."""
+    asked = json_object(body, "'run_ids'")
+    if "run_ids" not in asked:
         raise BadRequest("the body must be an object with 'run_ids'")
     run_ids = asked["run_ids"]
-    if run_ids is not None and (not _texts(run_ids) or not 1 <= len(run_ids) <= MAX_RUN_IDS):
+    if run_ids is not None and (not texts(run_ids) or not 1 <= len(run_ids) <= MAX_RUN_IDS):
         raise BadRequest(f"'run_ids' must be null or 1 to {MAX_RUN_IDS} run ids")
     return run_ids
-
-
-def _texts(value: object) -> TypeGuard[list[str]]:
-    return isinstance(value, list) and all(
-        isinstance(item, str) and 0 < len(item) <= MAX_TEXT and item.strip() for item in value
-    )
 
 
 def answer(store_uri: str, password: str | None, body: bytes) -> tuple[int, bytes]:
@@ -73,7 +61,7 @@ def answer(store_uri: str, password: str | None, body: bytes) -> tuple[int, byte
     try:
         run_ids = parse_request(body)
     except BadRequest as error:
-        return 400, _json({"error": str(error)})
+        return refusal(400, str(error))
     db = sqlite_path(store_uri)
     read: Store
     try:
@@ -90,20 +78,16 @@ def answer(store_uri: str, password: str | None, body: bytes) -> tuple[int, byte
                 else pg_tables.read_runs(store_uri, run_ids, password=password)
             )
         else:
-            return 409, _json({"error": "this store is read through MLflow's routes"})
+            return refusal(409, "this store is read through MLflow's routes")
     except Exception as error:  # Unsupported, a database error: MLflow's routes answer instead
-        return 409, _json({"error": f"{type(error).__name__}: {error}"})
+        return refusal(409, f"{type(error).__name__}: {error}")
     experiments, runs = read
-    return 200, _json(
+    return 200, route_body.answer(
         {
             "experiments": [[i, name, stage] for i, (name, stage) in experiments.items()],
             "runs": [_ROW(run) for run in runs],
         }
     )
-
-
-def _json(value: object) -> bytes:
-    return json.dumps(value, separators=(",", ":")).encode()
 
 
 def ask(reader: RestReader, run_ids: list[str] | None) -> Store:
