@@ -246,8 +246,14 @@ def small_template(tmp_path_factory: pytest.TempPathFactory) -> VariedStore:
 
 @pytest.fixture
 def small(small_template: VariedStore, tmp_path: Path) -> tuple[RunCache, VariedStore]:
+    """A loaded cache of its own store, its table read already checked against MLflow: the
+    check runs in the background after the first read, and a test that writes meanwhile could
+    make it see a difference and send the cache back to MLflow with one more whole read."""
     store = copy_store(small_template, tmp_path)
-    return RunCache(store.uri), store
+    cache = RunCache(store.uri)
+    cache.query(limit=1)
+    assert cache.wait_checked(60) is True and cache.full_reloads == 1
+    return cache, store
 
 
 def test_a_run_logged_from_elsewhere_shows_up_without_a_full_reload(
