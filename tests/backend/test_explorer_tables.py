@@ -129,7 +129,8 @@ def test_the_cache_reads_tables_once_checked_and_mlflow_when_they_differ(
 
     def drifted(*args: Any) -> Any:
         runs = real(*args)
-        newest = max(runs, key=lambda r: (r.start_time or 0, r.run_id))
+        finished = [r for r in runs if r.status == "FINISHED"]  # a live one may log meanwhile
+        newest = max(finished, key=lambda r: (r.start_time or 0, r.run_id))
         wrong = dataclasses.replace(newest, metrics={**newest.metrics, "m": 0.123456})
         return [wrong if r is newest else r for r in runs]
 
@@ -142,6 +143,37 @@ def test_the_cache_reads_tables_once_checked_and_mlflow_when_they_differ(
     checked.mark_stale(None)
     checked.query(limit=1)
     assert (checked.table_checks, checked.table_reads, checked.full_reloads) == (1, 1, 3)
+
+
+def test_a_run_logging_during_the_check_does_not_send_the_cache_to_mlflow(
+    varied: VariedStore, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The check of the first table read compares the tables with MLflow's search run by run;
+    a RUNNING run that logs between the two reads (a sweep training as the view opens) differs
+    in each attempt, and used to fail the check for good. Finished runs are compared; a live
+    one is read again at each incremental read anyway."""
+    from mlworkbench.explorer.run_cache import RunCache
+
+    store = copy_store(varied, tmp_path)
+    running = next(
+        run.info.run_id
+        for run in store.client.search_runs(varied.active, max_results=500)
+        if run.info.status == "RUNNING"
+    )
+    cache = RunCache(store.uri)
+    searched = cache._search
+    steps = iter(range(1_000, 2_000))
+
+    def logging_meanwhile(experiment_ids: list[str], filter_string: str) -> Any:
+        found = searched(experiment_ids, filter_string)
+        step = next(steps)
+        store.client.log_metric(running, "m", step / 4096, step=step)  # after MLflow's read
+        return found
+
+    monkeypatch.setattr(cache, "_search", logging_meanwhile)
+    cache.query(limit=1)
+    assert cache.wait_checked(60) is True
+    assert (cache.table_checks, cache.table_reads, cache.full_reloads) == (1, 1, 1)
 
 
 def test_the_pre_open_check_runs_before_mlflow_opens_the_store(varied: VariedStore) -> None:
