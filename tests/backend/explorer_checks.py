@@ -60,31 +60,42 @@ def check_first_pages(
     return checked
 
 
+class RouteClient:
+    """A workspace server's own routes (first_page_route.py, store_route.py) called in this
+    process, read back as RestReader.post hands answers to their clients: only the HTTP hop
+    is left out (test_explorer_rest.py asks a real server). Any status but 200 fails."""
+
+    def __init__(self, store_uri: str, password: str | None = None) -> None:
+        self.store_uri, self.password = store_uri, password
+
+    def post(self, endpoint: str, body: dict[str, object]) -> dict[str, Any]:
+        import json
+
+        from mlworkbench.explorer import first_page_route, store_route
+
+        answer = {
+            first_page_route.PAGE_ROUTE: first_page_route.answer_page,
+            first_page_route.EXPERIMENTS_ROUTE: first_page_route.answer_experiments,
+            store_route.ROUTE: store_route.answer,
+        }[endpoint]
+        status, text = answer(self.store_uri, self.password, json.dumps(body).encode())
+        assert status == 200, text
+        return json.loads(text)  # type: ignore[no-any-return]
+
+
 def served_first_page(
     store_uri: str, password: str | None = None
 ) -> Callable[..., tuple[list[Any], int, list[str]]]:
-    """A `check_first_pages` reader: the page a workspace server's route answers for the store
-    (first_page_route.answer_page), read back as its client reads it (`ask_page`). Only the HTTP
-    hop is left out; test_explorer_rest.py asks a real server."""
-    import json
-
+    """A `check_first_pages` reader: the page a workspace server's route answers for the store,
+    read back as its client reads it (`first_page_route.ask_page`)."""
     from mlworkbench.explorer import first_page_route
     from mlworkbench.explorer.remote_page import PageAsk
-
-    class Route:
-        def post(self, endpoint: str, body: dict[str, object]) -> dict[str, Any]:
-            assert endpoint == first_page_route.PAGE_ROUTE
-            status, answer = first_page_route.answer_page(
-                store_uri, password, json.dumps(body).encode()
-            )
-            assert status == 200, answer
-            return json.loads(answer)  # type: ignore[no-any-return]
 
     def read(
         *, experiment_id: str | None, offset: int, limit: int, deleted: bool
     ) -> tuple[list[Any], int, list[str]]:
         ask = PageAsk(None, None, experiment_id, offset, limit, deleted)
-        page = first_page_route.ask_page(Route(), ask)  # type: ignore[arg-type]
+        page = first_page_route.ask_page(RouteClient(store_uri, password), ask)  # type: ignore[arg-type]
         assert page.loading and page.total_known
         return page.runs, page.total, page.scripts
 

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from explorer_checks import check_first_pages, served_first_page
+from explorer_checks import RouteClient, check_first_pages, served_first_page
 from postgres_cluster import throwaway_postgres
 from run_cache_store import VariedStore, build_varied_store
 
@@ -223,27 +223,21 @@ def test_a_history_column_of_another_type_is_left_to_mlflow(
 def test_a_workspace_servers_store_route_is_the_tables_read(varied: VariedStore) -> None:
     """The run cache's whole read served by the gate (store_route.py), with the password held
     apart, is pg_tables.read_store's read; a read of some runs is those runs."""
-    import json
 
     from mlworkbench.explorer import pg_tables, store_route
     from mlworkbench.explorer.cached_runs import same_run
     from mlworkbench.tracking.tracking_server_store import split_password
 
-    class Route:
-        def post(self, endpoint: str, body: dict[str, object]) -> dict[str, Any]:
-            status, answer = store_route.answer(store, password, json.dumps(body).encode())
-            assert status == 200, answer
-            return json.loads(answer)  # type: ignore[no-any-return]
-
     store, password = split_password(varied.uri)
+    route = RouteClient(store, password)
     experiments, runs = pg_tables.read_store(varied.uri)
-    served_experiments, served = store_route.ask(Route(), None)  # type: ignore[arg-type]
+    served_experiments, served = store_route.ask(route, None)  # type: ignore[arg-type]
     assert served_experiments == experiments
     assert [r.run_id for r in served] == [r.run_id for r in runs]
     assert all(same_run(a, b) for a, b in zip(runs, served, strict=True))
     assert any(math.isnan(v) for r in served for v in r.metrics.values())
     some = varied.run_ids[:3]
-    assert sorted(r.run_id for r in store_route.ask(Route(), some)[1]) == sorted(some)  # type: ignore[arg-type]
+    assert sorted(r.run_id for r in store_route.ask(route, some)[1]) == sorted(some)  # type: ignore[arg-type]
     assert store_route.answer(store, "wrong", b'{"run_ids": null}')[0] == 409
 
 

@@ -292,14 +292,37 @@ def test_the_workspace_server_answers_a_comparison_from_its_tables(
     assert from_tables.runs[2].status == "FAILED" and from_tables.runs[0].params == {"lr": "0.001"}
 
 
+def _gate_status(
+    uri: str,
+    path: str,
+    body: bytes,
+    *,
+    bearer: str | None,
+    method: str = "POST",
+    host: str | None = None,
+) -> int:
+    """The HTTP status the workspace server's gate answers a request to one of its routes."""
+    import urllib.error
+    import urllib.request
+
+    request = urllib.request.Request(uri + path, data=body, method=method)
+    if bearer is not None:
+        request.add_header("Authorization", f"Bearer {bearer}")
+    if host is not None:
+        request.add_header("Host", host)
+    try:
+        with urllib.request.urlopen(request, timeout=30) as answer:
+            return int(answer.status)
+    except urllib.error.HTTPError as error:
+        return int(error.code)
+
+
 def test_the_comparison_route_keeps_the_gates_checks_and_refuses_bad_requests(
     server: tuple[Path, str, dict[str, str]],
     histories: tuple[Path, str, list[str]],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     import json
-    import urllib.error
-    import urllib.request
 
     from mlworkbench.errors import RunNotFoundError
     from mlworkbench.explorer import compared_route
@@ -309,14 +332,7 @@ def test_the_comparison_route_keeps_the_gates_checks_and_refuses_bad_requests(
     token = server[2]["MLFLOW_TRACKING_TOKEN"]
 
     def status(body: bytes, *, bearer: str | None = token, method: str = "POST") -> int:
-        request = urllib.request.Request(uri + compared_route.ROUTE, data=body, method=method)
-        if bearer is not None:
-            request.add_header("Authorization", f"Bearer {bearer}")
-        try:
-            with urllib.request.urlopen(request, timeout=30) as answer:
-                return int(answer.status)
-        except urllib.error.HTTPError as error:
-            return int(error.code)
+        return _gate_status(uri, compared_route.ROUTE, body, bearer=bearer, method=method)
 
     good = json.dumps({"run_ids": ids[:2], "metric_keys": None}).encode()
     assert status(good) == 200
@@ -406,9 +422,7 @@ def test_the_explorers_routes_keep_the_gates_checks_and_refuse_bad_requests(
     server: tuple[Path, str, dict[str, str]], histories: tuple[Path, str, list[str]], route: str
 ) -> None:
     import json
-    import urllib.error
     import urllib.parse
-    import urllib.request
 
     from mlworkbench.explorer import first_page_route, store_route
 
@@ -427,16 +441,7 @@ def test_the_explorers_routes_keep_the_gates_checks_and_refuse_bad_requests(
     def status(
         body: bytes, *, bearer: str | None = token, method: str = "POST", host: str | None = None
     ) -> int:
-        request = urllib.request.Request(uri + path, data=body, method=method)
-        if bearer is not None:
-            request.add_header("Authorization", f"Bearer {bearer}")
-        if host is not None:
-            request.add_header("Host", host)
-        try:
-            with urllib.request.urlopen(request, timeout=30) as answer:
-                return int(answer.status)
-        except urllib.error.HTTPError as error:
-            return int(error.code)
+        return _gate_status(uri, path, body, bearer=bearer, method=method, host=host)
 
     body = json.dumps(good).encode()
     assert status(body) == 200

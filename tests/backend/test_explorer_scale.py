@@ -21,7 +21,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench"))
 
 import explorer_store
-from explorer_checks import WINDOWS, check_first_pages, served_first_page
+from explorer_checks import WINDOWS, RouteClient, check_first_pages, served_first_page
 
 TINY = explorer_store.StoreSpec(runs=3, history_runs=1, steps=5, history_metrics=1)
 
@@ -156,23 +156,11 @@ def test_a_workspace_servers_first_page_route_answers_the_caches_pages(
 
     checked = check_first_pages(served_first_page(varied.uri), loaded, [None, *varied.active])
     assert checked > 100
-    status, body = first_page_route.answer_experiments(varied.uri, None, b"{}")
-    assert status == 200
-    rows = first_page_route.ask_experiments(_Posted(body))  # type: ignore[arg-type]
+    rows = first_page_route.ask_experiments(RouteClient(varied.uri))  # type: ignore[arg-type]
     assert sorted((ExperimentInfo(*row) for row in rows), key=repr) == sorted(
         loaded.experiments(), key=repr
     )
     assert any(e.run_count for e in loaded.experiments())
-
-
-class _Posted:
-    """An answer the route gave, as RestReader.post hands it to `ask_experiments`."""
-
-    def __init__(self, body: bytes) -> None:
-        self.body = body
-
-    def post(self, endpoint: str, body: dict[str, object]) -> dict[str, Any]:
-        return json.loads(self.body)  # type: ignore[no-any-return]
 
 
 @pytest.mark.slow
